@@ -1,0 +1,69 @@
+import type { Env } from './config/env.js';
+import { DEVELOPMENT_JWT_SECRET } from './config/env.js';
+import { AuthzService } from './authz/service.js';
+import { connectRemote, readSchemaFile, type SpiceDbConnection } from './spicedb/connection.js';
+import { startEmbedded } from './spicedb/embedded.js';
+import { SpiceDbGateway, type GatewayOptions } from './spicedb/gateway.js';
+import { createTokenVerifier } from './trpc/auth.js';
+import type { Services } from './trpc/context.js';
+
+export async function connectSpiceDb(env: Env): Promise<SpiceDbConnection> {
+  if (env.SPICEDB_ENDPOINT === undefined) {
+    return startEmbedded(await readSchemaFile());
+  }
+  return connectRemote({
+    endpoint: env.SPICEDB_ENDPOINT,
+    token: env.SPICEDB_TOKEN ?? '',
+    insecure: env.SPICEDB_INSECURE,
+  });
+}
+
+/** Writes schema.zed unless the server already holds exactly it. */
+export async function ensureSchema(
+  gateway: SpiceDbGateway,
+  schema?: string,
+): Promise<'written' | 'unchanged'> {
+  const wanted = schema ?? (await readSchemaFile());
+  let current = '';
+  try {
+    current = await gateway.readSchema();
+  } catch {
+    // An empty server has no schema to read.
+  }
+  if (normalise(current) === normalise(wanted)) return 'unchanged';
+  await gateway.writeSchema(wanted);
+  return 'written';
+}
+
+const normalise = (schema: string) =>
+  schema
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+export function jwtSecretOf(env: Env): string | undefined {
+  if (env.AUTH_JWT_SECRET !== undefined) return env.AUTH_JWT_SECRET;
+  return env.AUTH_JWKS_URL === undefined ? DEVELOPMENT_JWT_SECRET : undefined;
+}
+
+export function createServices(
+  env: Env,
+  connection: SpiceDbConnection,
+  gatewayOptions: Partial<GatewayOptions> = {},
+): Services {
+  const spicedb = new SpiceDbGateway(connection, {
+    timeoutMs: env.SPICEDB_TIMEOUT_MS,
+    ...gatewayOptions,
+  });
+  return {
+    spicedb,
+    authz: new AuthzService(spicedb),
+    verifyToken: createTokenVerifier({
+      secret: jwtSecretOf(env),
+      jwksUrl: env.AUTH_JWKS_URL,
+      issuer: env.AUTH_JWT_ISSUER,
+      audience: env.AUTH_JWT_AUDIENCE,
+    }),
+  };
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((value) => value === 'true' || value === '1');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    SPICEDB_ENDPOINT: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+        .optional(),
+    ),
+    SPICEDB_TOKEN: optionalString,
+    SPICEDB_INSECURE: booleanString.default(false),
+    SPICEDB_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    AUTH_JWT_SECRET: optionalString,
+    AUTH_JWKS_URL: optionalString.pipe(z.url().optional()),
+    AUTH_JWT_ISSUER: optionalString,
+    AUTH_JWT_AUDIENCE: optionalString,
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.SPICEDB_ENDPOINT !== undefined && env.SPICEDB_TOKEN === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SPICEDB_TOKEN'],
+        message: 'is required when SPICEDB_ENDPOINT is set',
+      });
+    }
+    if (
+      env.NODE_ENV === 'production' &&
+      env.AUTH_JWT_SECRET === undefined &&
+      env.AUTH_JWKS_URL === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWKS_URL'],
+        message: 'AUTH_JWKS_URL or AUTH_JWT_SECRET is required in production',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; a bad value stops the start with every problem named. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `  ${issue.path.join('.') || '(env)'}: ${issue.message}`)
+      .join('\n');
+    throw new ConfigError(`Invalid environment:\n${problems}`);
+  }
+  return parsed.data;
+}

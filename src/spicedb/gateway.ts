@@ -1,0 +1,373 @@
+import { Metadata, type CallOptions, type ClientReadableStream } from '@grpc/grpc-js';
+import type { SpiceDbApi, SpiceDbConnection } from './connection.js';
+import {
+  type ReadConsistency,
+  type RequestedConsistency,
+  WriteTokenTracker,
+} from './consistency.js';
+import { GrpcStatus, grpcStatusOf } from './errors.js';
+import {
+  consistencyOf,
+  objectReference,
+  relationshipFilter,
+  subjectReference,
+  tupleOf,
+  v1,
+  type FilterSpec,
+  type RelationshipTuple,
+} from './proto.js';
+
+export interface ObjectId {
+  type: string;
+  id: string;
+}
+
+export interface CheckItem {
+  resource: ObjectId;
+  permission: string;
+  subject: ObjectId;
+}
+
+export type CheckOutcome = { allowed: boolean } | { error: unknown };
+
+export interface GatewayOptions {
+  timeoutMs: number;
+  maxAttempts?: number;
+  onCall?: (method: string, seconds: number, ok: boolean) => void;
+}
+
+const RETRYABLE_READ = [GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.ABORTED];
+const RETRYABLE_WRITE = [GrpcStatus.ABORTED];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Every SpiceDB call of the service: a deadline on each, bounded retries of what is safe,
+ * and the instance's read-your-writes tokens.
+ */
+export class SpiceDbGateway {
+  readonly tokens = new WriteTokenTracker();
+  private readonly api: SpiceDbApi;
+  private readonly maxAttempts: number;
+
+  constructor(
+    readonly connection: SpiceDbConnection,
+    private readonly options: GatewayOptions,
+  ) {
+    this.api = connection.api;
+    this.maxAttempts = options.maxAttempts ?? 3;
+  }
+
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
+  consistency(requested?: RequestedConsistency): ReadConsistency {
+    return this.tokens.resolve(requested);
+  }
+
+  private callOptions(deadline: number): Partial<CallOptions> {
+    return { deadline: new Date(deadline) };
+  }
+
+  /** Runs one call with retries inside a single overall deadline. */
+  private async call<T>(
+    method: string,
+    kind: 'read' | 'write',
+    run: (options: Partial<CallOptions>) => Promise<T>,
+  ): Promise<T> {
+    const deadline = Date.now() + this.options.timeoutMs;
+    const retryable = kind === 'read' ? RETRYABLE_READ : RETRYABLE_WRITE;
+    for (let attempt = 1; ; attempt += 1) {
+      const started = performance.now();
+      try {
+        const result = await run(this.callOptions(deadline));
+        this.options.onCall?.(method, (performance.now() - started) / 1000, true);
+        return result;
+      } catch (error) {
+        this.options.onCall?.(method, (performance.now() - started) / 1000, false);
+        const status = grpcStatusOf(error);
+        const backoff = Math.min(400, 25 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        const canRetry =
+          status !== undefined &&
+          retryable.includes(status.code) &&
+          attempt < this.maxAttempts &&
+          Date.now() + backoff < deadline - 10;
+        if (!canRetry) throw error;
+        await sleep(backoff);
+      }
+    }
+  }
+
+  async check(
+    item: CheckItem,
+    consistency: ReadConsistency,
+  ): Promise<{ allowed: boolean; checkedAt: string }> {
+    const response = await this.call('CheckPermission', 'read', (options) =>
+      this.api.checkPermission(
+        v1.CheckPermissionRequest.create({
+          resource: objectReference(item.resource.type, item.resource.id),
+          permission: item.permission,
+          subject: subjectReference(item.subject.type, item.subject.id),
+          consistency: consistencyOf(consistency),
+        }),
+        new Metadata(),
+        options,
+      ),
+    );
+    return {
+      allowed: response.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
+      checkedAt: response.checkedAt?.token ?? '',
+    };
+  }
+
+  async checkWithTrace(item: CheckItem, consistency: ReadConsistency) {
+    return this.call('CheckPermission', 'read', (options) =>
+      this.api.checkPermission(
+        v1.CheckPermissionRequest.create({
+          resource: objectReference(item.resource.type, item.resource.id),
+          permission: item.permission,
+          subject: subjectReference(item.subject.type, item.subject.id),
+          consistency: consistencyOf(consistency),
+          withTracing: true,
+        }),
+        new Metadata(),
+        options,
+      ),
+    );
+  }
+
+  /** One CheckBulkPermissions call; an item's error is its own, never its neighbours'. */
+  async checkBulk(
+    items: readonly CheckItem[],
+    consistency: ReadConsistency,
+  ): Promise<{ results: CheckOutcome[]; checkedAt: string }> {
+    if (items.length === 0) return { results: [], checkedAt: '' };
+    const response = await this.call('CheckBulkPermissions', 'read', (options) =>
+      this.api.checkBulkPermissions(
+        v1.CheckBulkPermissionsRequest.create({
+          consistency: consistencyOf(consistency),
+          items: items.map((item) =>
+            v1.CheckBulkPermissionsRequestItem.create({
+              resource: objectReference(item.resource.type, item.resource.id),
+              permission: item.permission,
+              subject: subjectReference(item.subject.type, item.subject.id),
+            }),
+          ),
+        }),
+        new Metadata(),
+        options,
+      ),
+    );
+    const results = items.map((_, index): CheckOutcome => {
+      const pair = response.pairs[index];
+      const answer = pair?.response;
+      if (answer?.oneofKind === 'item') {
+        return {
+          allowed:
+            answer.item.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
+        };
+      }
+      if (answer?.oneofKind === 'error') return { error: answer.error };
+      return { error: new Error('SpiceDB returned no answer for this item') };
+    });
+    return { results, checkedAt: response.checkedAt?.token ?? '' };
+  }
+
+  /** One atomic WriteRelationships with its preconditions; returns the ZedToken. */
+  async write(
+    updates: v1.RelationshipUpdate[],
+    preconditions: v1.Precondition[] = [],
+  ): Promise<string> {
+    const finish = this.tokens.beginWrite();
+    try {
+      const response = await this.call('WriteRelationships', 'write', (options) =>
+        this.api.writeRelationships(
+          v1.WriteRelationshipsRequest.create({ updates, optionalPreconditions: preconditions }),
+          new Metadata(),
+          options,
+        ),
+      );
+      const token = response.writtenAt?.token ?? '';
+      finish(token);
+      return token;
+    } catch (error) {
+      const status = grpcStatusOf(error);
+      // A refused precondition or invalid write applied nothing; anything else may have.
+      const applied =
+        status === undefined ||
+        ![
+          GrpcStatus.FAILED_PRECONDITION,
+          GrpcStatus.INVALID_ARGUMENT,
+          GrpcStatus.ALREADY_EXISTS,
+        ].includes(status.code);
+      finish(applied ? 'unknown' : 'not-applied');
+      throw error;
+    }
+  }
+
+  private collect<T>(stream: ClientReadableStream<T>, limit = Infinity): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      const items: T[] = [];
+      stream.on('data', (item: T) => {
+        items.push(item);
+        if (items.length >= limit) stream.cancel();
+      });
+      stream.on('error', (error) => {
+        if (items.length >= limit && grpcStatusOf(error)?.code === GrpcStatus.CANCELLED) {
+          resolve(items);
+        } else {
+          reject(error);
+        }
+      });
+      stream.on('end', () => resolve(items));
+    });
+  }
+
+  async readRelationships(
+    filter: FilterSpec,
+    consistency: ReadConsistency,
+  ): Promise<RelationshipTuple[]> {
+    const responses = await this.call('ReadRelationships', 'read', (options) =>
+      this.collect(
+        this.api.readRelationships(
+          v1.ReadRelationshipsRequest.create({
+            relationshipFilter: relationshipFilter(filter),
+            consistency: consistencyOf(consistency),
+          }),
+          new Metadata(),
+          options as CallOptions,
+        ),
+      ),
+    );
+    return responses.flatMap((r) => (r.relationship ? [tupleOf(r.relationship)] : []));
+  }
+
+  async exists(filter: FilterSpec, consistency: ReadConsistency): Promise<boolean> {
+    const responses = await this.call('ReadRelationships', 'read', (options) =>
+      this.collect(
+        this.api.readRelationships(
+          v1.ReadRelationshipsRequest.create({
+            relationshipFilter: relationshipFilter(filter),
+            consistency: consistencyOf(consistency),
+            optionalLimit: 1,
+          }),
+          new Metadata(),
+          options as CallOptions,
+        ),
+        1,
+      ),
+    );
+    return responses.length > 0;
+  }
+
+  /**
+   * One page of LookupResources, read from the stream as it arrives. Returns the page's ids and
+   * the cursor after its last item when SpiceDB may hold more.
+   */
+  async lookupResources(
+    args: {
+      resourceType: string;
+      permission: string;
+      subject: ObjectId;
+      limit: number;
+      cursor?: string;
+    },
+    consistency: ReadConsistency,
+  ): Promise<{ resourceIds: string[]; cursor?: string }> {
+    const responses = await this.call('LookupResources', 'read', (options) =>
+      this.collect(
+        this.api.lookupResources(
+          v1.LookupResourcesRequest.create({
+            resourceObjectType: args.resourceType,
+            permission: args.permission,
+            subject: subjectReference(args.subject.type, args.subject.id),
+            consistency: consistencyOf(consistency),
+            optionalLimit: args.limit,
+            ...(args.cursor ? { optionalCursor: v1.Cursor.create({ token: args.cursor }) } : {}),
+          }),
+          new Metadata(),
+          options as CallOptions,
+        ),
+        args.limit,
+      ),
+    );
+    const resourceIds = responses
+      .filter((r) => r.permissionship === v1.LookupPermissionship.HAS_PERMISSION)
+      .map((r) => r.resourceObjectId);
+    const last = responses.at(-1);
+    const cursor = responses.length >= args.limit ? last?.afterResultCursor?.token : undefined;
+    return cursor ? { resourceIds, cursor } : { resourceIds };
+  }
+
+  async lookupSubjects(
+    args: { resource: ObjectId; permission: string; subjectType: string },
+    consistency: ReadConsistency,
+  ): Promise<string[]> {
+    const responses = await this.call('LookupSubjects', 'read', (options) =>
+      this.collect(
+        this.api.lookupSubjects(
+          v1.LookupSubjectsRequest.create({
+            resource: objectReference(args.resource.type, args.resource.id),
+            permission: args.permission,
+            subjectObjectType: args.subjectType,
+            consistency: consistencyOf(consistency),
+          }),
+          new Metadata(),
+          options as CallOptions,
+        ),
+      ),
+    );
+    return responses
+      .filter(
+        (r) =>
+          r.subject?.permissionship === v1.LookupPermissionship.HAS_PERMISSION &&
+          r.subject.subjectObjectId !== '*',
+      )
+      .map((r) => r.subject?.subjectObjectId ?? '')
+      .sort();
+  }
+
+  async expand(resource: ObjectId, permission: string, consistency: ReadConsistency) {
+    return this.call('ExpandPermissionTree', 'read', (options) =>
+      this.api.expandPermissionTree(
+        v1.ExpandPermissionTreeRequest.create({
+          resource: objectReference(resource.type, resource.id),
+          permission,
+          consistency: consistencyOf(consistency),
+        }),
+        new Metadata(),
+        options,
+      ),
+    );
+  }
+
+  async readSchema(timeoutMs = this.options.timeoutMs): Promise<string> {
+    const response = await this.api.readSchema(v1.ReadSchemaRequest.create({}), new Metadata(), {
+      deadline: new Date(Date.now() + timeoutMs),
+    });
+    return response.schemaText;
+  }
+
+  async writeSchema(schema: string): Promise<void> {
+    await this.call('WriteSchema', 'write', (options) =>
+      this.api.writeSchema(v1.WriteSchemaRequest.create({ schema }), new Metadata(), options),
+    );
+  }
+
+  /** True while SpiceDB answers within a short deadline. */
+  async ready(timeoutMs = 1_000): Promise<boolean> {
+    try {
+      await this.readSchema(timeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+}
+
+export { relationshipFilter };

@@ -1,0 +1,28 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AuthzService } from '../authz/service.js';
+import type { SpiceDbGateway } from '../spicedb/gateway.js';
+import type { TokenVerifier } from './auth.js';
+
+/** What every request can reach: built once per process, shared by all requests. */
+export interface Services {
+  spicedb: SpiceDbGateway;
+  authz: AuthzService;
+  verifyToken: TokenVerifier;
+}
+
+export interface Context extends Services {
+  authorization: string | undefined;
+  requestId: string;
+}
+
+export function createContextFactory(services: Services) {
+  return ({ req }: { req: IncomingMessage }): Context => {
+    const header = req.headers['x-request-id'];
+    return {
+      ...services,
+      authorization: req.headers.authorization,
+      requestId: typeof header === 'string' && header.length <= 128 ? header : randomUUID(),
+    };
+  };
+}

@@ -1,0 +1,73 @@
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { idSchema } from '../../authz/ids.js';
+import { PROJECT_ROLES } from '../../authz/schema.js';
+import {
+  authedProcedure,
+  consistencySchema,
+  orgProcedure,
+  projectProcedure,
+  router,
+} from '../trpc.js';
+
+const userInput = { userId: idSchema('userId') };
+const role = z.enum(PROJECT_ROLES, { error: 'role must be "admin" or "member"' });
+
+export const projectRouter = router({
+  create: orgProcedure('create_project')
+    .input(z.object({ projectId: idSchema('projectId'), name: z.string().max(200).optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.authz.createProject(ctx.caller.userId, ctx.orgId, input.projectId),
+    ),
+
+  join: authedProcedure
+    .input(z.object({ projectId: idSchema('projectId') }))
+    .mutation(async ({ ctx, input }) => {
+      const orgId = await ctx.authz.parentOf('project', input.projectId);
+      if (orgId === undefined) {
+        throw new TRPCError({
+          code: 'NOT_FOUND',
+          message: `project ${input.projectId} does not exist`,
+        });
+      }
+      const { allowed } = await ctx.spicedb.check(
+        {
+          resource: { type: 'organization', id: orgId },
+          permission: 'join_projects',
+          subject: { type: 'user', id: ctx.caller.userId },
+        },
+        ctx.spicedb.consistency(),
+      );
+      if (!allowed) {
+        throw new TRPCError({
+          code: 'FORBIDDEN',
+          message: `only admins of organization ${orgId} may join its projects`,
+        });
+      }
+      return ctx.authz.joinProject(ctx.caller.userId, orgId, input.projectId);
+    }),
+
+  addCollaborator: projectProcedure('add_collaborator')
+    .input(z.object({ ...userInput, role: role.optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.authz.addCollaborator(ctx.orgId, ctx.projectId, input.userId, input.role),
+    ),
+
+  setCollaboratorRole: projectProcedure('manage_roles')
+    .input(z.object({ ...userInput, role }))
+    .mutation(({ ctx, input }) =>
+      ctx.authz.setCollaboratorRole(ctx.orgId, ctx.projectId, input.userId, input.role),
+    ),
+
+  removeCollaborator: projectProcedure('remove_collaborator')
+    .input(z.object(userInput))
+    .mutation(({ ctx, input }) =>
+      ctx.authz.removeCollaborator(ctx.orgId, ctx.projectId, input.userId),
+    ),
+
+  listCollaborators: projectProcedure('read_collaborators')
+    .input(z.object({ consistency: consistencySchema }))
+    .query(async ({ ctx, input }) => ({
+      collaborators: await ctx.authz.listCollaborators(ctx.orgId, ctx.projectId, input.consistency),
+    })),
+});

@@ -1,0 +1,152 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import { ZodError, z } from 'zod';
+import { DomainError } from '../authz/errors.js';
+import { idSchema } from '../authz/ids.js';
+import type { InternalPermission, PublicPermission } from '../authz/schema.js';
+import { toTRPCError } from '../spicedb/errors.js';
+import { AuthError, type Caller } from './auth.js';
+import type { Context } from './context.js';
+
+function describeZodError(error: ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.join('.');
+      return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    const zodError = error.cause instanceof ZodError ? error.cause : undefined;
+    return {
+      ...shape,
+      message: zodError ? describeZodError(zodError) : shape.message,
+      data: {
+        ...shape.data,
+        stack: undefined,
+        issues: zodError?.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+
+/** Every failure leaves as a tRPC error with its cause: policy refusals keep their code. */
+const errorBoundary = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const error = result.error;
+  const cause = error.cause;
+  if (cause instanceof DomainError) {
+    throw new TRPCError({ code: cause.code, message: cause.message, cause });
+  }
+  if (error.code === 'INTERNAL_SERVER_ERROR' && cause !== undefined) {
+    throw toTRPCError(cause);
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(errorBoundary);
+
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  let caller: Caller;
+  try {
+    caller = await ctx.verifyToken(ctx.authorization);
+  } catch (error) {
+    const message = error instanceof AuthError ? error.message : 'invalid token';
+    throw new TRPCError({ code: 'UNAUTHORIZED', message, cause: error });
+  }
+  await ctx.authz.ensureUser(caller.userId);
+  return next({ ctx: { caller } });
+});
+
+export const consistencySchema = z
+  .union([
+    z.object({ atLeastAsFresh: z.string().min(1).max(4096) }).strict(),
+    z.object({ fullyConsistent: z.literal(true) }).strict(),
+  ])
+  .optional();
+
+type OrgPermission = PublicPermission<'organization'> | InternalPermission<'organization'>;
+type ProjectPermission = PublicPermission<'project'> | InternalPermission<'project'>;
+
+async function requirePermission(
+  ctx: Context & { caller: Caller },
+  resource: { type: string; id: string },
+  permission: string,
+  describe: string,
+): Promise<void> {
+  const { allowed } = await ctx.spicedb.check(
+    { resource, permission, subject: { type: 'user', id: ctx.caller.userId } },
+    ctx.spicedb.consistency(),
+  );
+  if (!allowed) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `caller lacks ${resource.type}#${permission} on ${describe}`,
+    });
+  }
+}
+
+/** A procedure on one organization, allowed only with `permission` on it. */
+export const orgProcedure = (permission: OrgPermission) =>
+  authedProcedure
+    .input(z.object({ orgId: idSchema('orgId') }))
+    .use(async ({ ctx, input, next }) => {
+      if (!(await ctx.authz.organizationExists(input.orgId))) {
+        throw new TRPCError({
+          code: 'NOT_FOUND',
+          message: `organization ${input.orgId} does not exist`,
+        });
+      }
+      await requirePermission(
+        ctx,
+        { type: 'organization', id: input.orgId },
+        permission,
+        `organization:${input.orgId}`,
+      );
+      return next({ ctx: { orgId: input.orgId } });
+    });
+
+/** A procedure on one project, allowed only with `permission` on it; knows the project's organization. */
+export const projectProcedure = (permission: ProjectPermission) =>
+  authedProcedure
+    .input(z.object({ projectId: idSchema('projectId') }))
+    .use(async ({ ctx, input, next }) => {
+      const orgId = await ctx.authz.parentOf('project', input.projectId);
+      if (orgId === undefined) {
+        throw new TRPCError({
+          code: 'NOT_FOUND',
+          message: `project ${input.projectId} does not exist`,
+        });
+      }
+      await requirePermission(
+        ctx,
+        { type: 'project', id: input.projectId },
+        permission,
+        `project:${input.projectId}`,
+      );
+      return next({ ctx: { orgId, projectId: input.projectId } });
+    });
+
+/** A procedure on an existing cluster or volume, allowed only with `permission` on it. */
+export const childProcedure = <K extends 'cluster' | 'volume'>(
+  kind: K,
+  field: `${K}Id`,
+  permission: PublicPermission<K>,
+) =>
+  authedProcedure
+    .input(z.object({ [field]: idSchema(field) }) as unknown as z.ZodType<Record<`${K}Id`, string>>)
+    .use(async ({ ctx, input, next }) => {
+      const id = input[field];
+      const projectId = await ctx.authz.parentOf(kind, id);
+      if (projectId === undefined) {
+        throw new TRPCError({ code: 'NOT_FOUND', message: `${kind} ${id} does not exist` });
+      }
+      await requirePermission(ctx, { type: kind, id }, permission, `${kind}:${id}`);
+      return next({ ctx: { projectId, childId: id } });
+    });
