@@ -97,18 +97,23 @@ export const orgProcedure = (permission: OrgPermission) =>
   authedProcedure
     .input(z.object({ orgId: idSchema('orgId') }))
     .use(async ({ ctx, input, next }) => {
-      if (!(await ctx.authz.organizationExists(input.orgId))) {
-        throw new TRPCError({
-          code: 'NOT_FOUND',
-          message: `organization ${input.orgId} does not exist`,
-        });
+      try {
+        await requirePermission(
+          ctx,
+          { type: 'organization', id: input.orgId },
+          permission,
+          `organization:${input.orgId}`,
+        );
+      } catch (error) {
+        // Only a refusal pays for the existence read that tells NOT_FOUND from FORBIDDEN.
+        if (error instanceof TRPCError && !(await ctx.authz.organizationExists(input.orgId))) {
+          throw new TRPCError({
+            code: 'NOT_FOUND',
+            message: `organization ${input.orgId} does not exist`,
+          });
+        }
+        throw error;
       }
-      await requirePermission(
-        ctx,
-        { type: 'organization', id: input.orgId },
-        permission,
-        `organization:${input.orgId}`,
-      );
       return next({ ctx: { orgId: input.orgId } });
     });
 
