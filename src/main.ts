@@ -1,18 +1,22 @@
-import { pino } from 'pino';
-import { connectSpiceDb, createServices, ensureSchema } from './app.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { connectSpiceDb, createServices, ensureSchema, jwtSecretOf } from './app.js';
 import { ConfigError, loadEnv } from './config/env.js';
-import { createHttpServer } from './server.js';
+import { createLogger } from './observability/logger.js';
+import { ServiceMetrics } from './observability/metrics.js';
+import { createHttpServer, DEFAULT_WEB_ROOT, shutdownGracefully } from './server.js';
 
 async function main(): Promise<void> {
   const env = loadEnv();
-  const log = pino({ level: env.LOG_LEVEL, base: { service: 'authz' } });
+  const log = createLogger(env.LOG_LEVEL);
   if (env.AUTH_JWT_SECRET === undefined && env.AUTH_JWKS_URL === undefined) {
     log.warn(
       'AUTH_JWT_SECRET is not set: accepting HS256 tokens signed with the development secret',
     );
   }
+  const metrics = new ServiceMetrics();
   const connection = await connectSpiceDb(env);
-  const services = createServices(env, connection);
+  const services = createServices(env, connection, { onCall: metrics.observeSpiceDbCall });
   const schema = await ensureSchema(services.spicedb);
   if (connection.kind === 'embedded') {
     log.info(
@@ -22,24 +26,40 @@ async function main(): Promise<void> {
     log.info({ schema }, `using ${connection.description}`);
   }
 
+  // DEVELOPMENT ONLY: minting tokens for any user id is never offered in production.
+  const devSecret = env.NODE_ENV === 'production' ? undefined : jwtSecretOf(env);
   const server = createHttpServer(services, {
-    onError: ({ path, code, error }) => {
-      if (code === 'INTERNAL_SERVER_ERROR') log.error({ path, err: error }, 'request failed');
+    log,
+    metrics,
+    ...(devSecret !== undefined ? { devTokens: { secret: devSecret } } : {}),
+    onError: ({ path: procedure, code, error }) => {
+      if (code === 'INTERNAL_SERVER_ERROR') log.error({ procedure, err: error }, 'request failed');
     },
   });
   server.listen(env.PORT, env.HOST, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : env.PORT;
-    log.info(`authz service listening on http://${env.HOST}:${port} (tRPC at /trpc)`);
+    const base = `http://${env.HOST}:${port}`;
+    log.info(`authz service listening on ${base} (tRPC at /trpc, metrics at /metrics)`);
+    if (existsSync(path.join(DEFAULT_WEB_ROOT, 'index.html'))) {
+      log.info(`access explorer at ${base}/explorer`);
+    } else {
+      log.info('the access-explorer page is not built: run `npm run build:web` to serve it');
+    }
+    if (devSecret !== undefined) {
+      log.warn('development mode: POST /dev/token mints caller tokens for any user id');
+    }
   });
 
+  let stopping = false;
   const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    server.close(() => {
-      services.spicedb.close();
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining in-flight requests');
+    void shutdownGracefully(server, services, { timeoutMs: 10_000, log }).then(({ drained }) => {
+      log.info({ drained }, 'stopped');
       process.exit(0);
     });
-    setTimeout(() => process.exit(0), 10_000).unref();
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));

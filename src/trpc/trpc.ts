@@ -4,6 +4,8 @@ import { DomainError } from '../authz/errors.js';
 import { idSchema } from '../authz/ids.js';
 import type { InternalPermission, PublicPermission } from '../authz/schema.js';
 import { toTRPCError } from '../spicedb/errors.js';
+import { observeProcedure } from '../observability/request-context.js';
+import { targetOf, zedTokenOf } from '../audit/audit-trail.js';
 import { AuthError, type Caller } from './auth.js';
 import type { Context } from './context.js';
 
@@ -50,7 +52,39 @@ const errorBoundary = t.middleware(async ({ next }) => {
   return result;
 });
 
-export const publicProcedure = t.procedure.use(errorBoundary);
+/** Outermost: counts every call by procedure and final code, and times it (GET /metrics). */
+const measured = t.middleware(async ({ path, type, next }) => {
+  const started = performance.now();
+  const result = await next();
+  const code = result.ok ? 'OK' : result.error.code;
+  observeProcedure(path, type, code, (performance.now() - started) / 1000);
+  return result;
+});
+
+/** Who made the call, filled in once the token is verified, so refusals are attributed too. */
+interface AuditedCaller {
+  userId: string | null;
+}
+
+/** Records every mutation in the audit trail with its final outcome, refusals included. */
+const audited = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
+  const auditedCaller: AuditedCaller = { userId: null };
+  const result = await next({ ctx: { auditedCaller } });
+  if (type === 'mutation' && ctx.audit !== undefined) {
+    const input = await getRawInput().catch(() => undefined);
+    ctx.audit.record({
+      requestId: ctx.requestId,
+      caller: auditedCaller.userId,
+      operation: path,
+      target: targetOf(input),
+      zedToken: result.ok ? zedTokenOf(result.data) : null,
+      outcome: result.ok ? 'ok' : result.error.code,
+    });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(measured).use(audited).use(errorBoundary);
 
 export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   let caller: Caller;
@@ -59,6 +93,14 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   } catch (error) {
     const message = error instanceof AuthError ? error.message : 'invalid token';
     throw new TRPCError({ code: 'UNAUTHORIZED', message, cause: error });
+  }
+  ctx.auditedCaller.userId = caller.userId;
+  const rate = ctx.rateLimiter?.take(caller.userId);
+  if (rate !== undefined && !rate.allowed) {
+    throw new TRPCError({
+      code: 'TOO_MANY_REQUESTS',
+      message: `rate limit exceeded for caller ${caller.userId}; retry in ${rate.retryAfterMs} ms`,
+    });
   }
   await ctx.authz.ensureUser(caller.userId);
   return next({ ctx: { caller } });

@@ -1,7 +1,13 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { objectRefSchema, type ObjectRef } from '../../authz/ids.js';
-import { isPublicPermission, isResourceType, RESOURCE_TYPES } from '../../authz/schema.js';
+import {
+  isPublicPermission,
+  isResourceType,
+  PUBLIC_PERMISSIONS,
+  RESOURCE_TYPES,
+  type PublicPermission,
+} from '../../authz/schema.js';
 import type { CheckOutcome } from '../../spicedb/gateway.js';
 import { BACKEND_SCOPE, type Caller } from '../auth.js';
 import type { Context } from '../context.js';
@@ -14,7 +20,17 @@ const subjectSchema = objectRefSchema('subject').refine((ref) => ref.type === 'u
   message: 'subject must be a user, written user:ID',
 });
 
-const permissionField = z.string().min(1).max(64);
+/** Every permission name of schema.zed: typed clients get a compile error for a misspelt one. */
+const PERMISSION_NAMES = [
+  ...new Set(RESOURCE_TYPES.flatMap((type) => PUBLIC_PERMISSIONS[type])),
+] as [PublicPermission, ...PublicPermission[]];
+
+const permissionField = z.enum(PERMISSION_NAMES, {
+  error: (issue) =>
+    typeof issue.input === 'string'
+      ? `"${issue.input}" is not a permission of any resource type`
+      : 'must be a permission name',
+});
 
 /** `{resource, permission}` where the permission belongs to the resource's type. */
 const checkShape = {
