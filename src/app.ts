@@ -1,11 +1,13 @@
 import type { Env } from './config/env.js';
 import { DEVELOPMENT_JWT_SECRET } from './config/env.js';
+import { AuditTrail, sinkFor, type AuditSink } from './audit/audit-trail.js';
 import { AuthzService } from './authz/service.js';
 import { connectRemote, readSchemaFile, type SpiceDbConnection } from './spicedb/connection.js';
 import { startEmbedded } from './spicedb/embedded.js';
 import { SpiceDbGateway, type GatewayOptions } from './spicedb/gateway.js';
 import { createTokenVerifier } from './trpc/auth.js';
 import type { Services } from './trpc/context.js';
+import { RateLimiter } from './trpc/rate-limit.js';
 
 export async function connectSpiceDb(env: Env): Promise<SpiceDbConnection> {
   if (env.SPICEDB_ENDPOINT === undefined) {
@@ -51,6 +53,7 @@ export function createServices(
   env: Env,
   connection: SpiceDbConnection,
   gatewayOptions: Partial<GatewayOptions> = {},
+  auditSink: AuditSink = sinkFor(env.AUDIT_LOG),
 ): Services {
   const spicedb = new SpiceDbGateway(connection, {
     timeoutMs: env.SPICEDB_TIMEOUT_MS,
@@ -64,6 +67,13 @@ export function createServices(
       jwksUrl: env.AUTH_JWKS_URL,
       issuer: env.AUTH_JWT_ISSUER,
       audience: env.AUTH_JWT_AUDIENCE,
+      jwksCacheMaxAgeMs: env.AUTH_JWKS_CACHE_MAX_AGE_MS,
+      jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
     }),
+    rateLimiter: new RateLimiter({
+      perSecond: env.RATE_LIMIT_PER_SECOND,
+      burst: env.RATE_LIMIT_BURST,
+    }),
+    audit: new AuditTrail(auditSink),
   };
 }

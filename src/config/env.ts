@@ -32,6 +32,14 @@ const envSchema = z
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
+    /** Requests each caller (token sub) may make per second, and at once; 0 turns limiting off. */
+    RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(1_000),
+    RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(2_000),
+    /** Where the audit trail of mutations goes: JSON lines on stdout or stderr, or nowhere. */
+    AUDIT_LOG: z.enum(['stdout', 'stderr', 'off']).default('stdout'),
+    /** How long fetched JWKS keys are trusted, and the least time between two JWKS fetches. */
+    AUTH_JWKS_CACHE_MAX_AGE_MS: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+    AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   })
   .superRefine((env, ctx) => {
     if (env.SPICEDB_ENDPOINT !== undefined && env.SPICEDB_TOKEN === undefined) {

@@ -20,6 +20,10 @@ export interface VerifierOptions {
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** How long fetched JWKS keys are trusted (a removed key is accepted at most this long). */
+  jwksCacheMaxAgeMs?: number | undefined;
+  /** The least time between two JWKS fetches (an unknown `kid` triggers a fetch). */
+  jwksCooldownMs?: number | undefined;
 }
 
 export class AuthError extends Error {
@@ -32,11 +36,20 @@ export type TokenVerifier = (authorization: string | undefined) => Promise<Calle
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
   const jwks: JWTVerifyGetKey | undefined = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl))
+    ? createRemoteJWKSet(new URL(options.jwksUrl), {
+        ...(options.jwksCacheMaxAgeMs !== undefined
+          ? { cacheMaxAge: options.jwksCacheMaxAgeMs }
+          : {}),
+        ...(options.jwksCooldownMs !== undefined
+          ? { cooldownDuration: options.jwksCooldownMs }
+          : {}),
+      })
     : undefined;
   const claims = {
     ...(options.issuer ? { issuer: options.issuer } : {}),
     ...(options.audience ? { audience: options.audience } : {}),
+    // A token without an expiry would be valid forever once leaked.
+    requiredClaims: ['exp'],
   };
 
   return async (authorization) => {

@@ -24,6 +24,8 @@ export function testEnv(overrides: Record<string, string> = {}) {
     NODE_ENV: 'test',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     SPICEDB_TIMEOUT_MS: '10000',
+    // Suites that assert the audit trail inject their own sink; the rest keep stdout quiet.
+    AUDIT_LOG: 'off',
     ...overrides,
   });
 }
