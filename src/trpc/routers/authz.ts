@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { explainPermission } from '../../authz/explain.js';
 import { objectRefSchema, type ObjectRef } from '../../authz/ids.js';
 import {
   isPublicPermission,
@@ -178,5 +179,18 @@ export const authzRouter = router({
         ctx.spicedb.consistency(input.consistency),
       );
       return { subjectIds };
+    }),
+
+  /** Why `check` answers as it does: the path of relations that grants, or what would. */
+  explain: authedProcedure
+    .input(z.object({ ...checkShape, consistency: consistencySchema }))
+    .query(async ({ ctx, input }) => {
+      assertPermission(input.resource, input.permission);
+      const subject = subjectFor(ctx.caller, input.subject);
+      return explainPermission(
+        ctx.spicedb,
+        { resource: input.resource, permission: input.permission, subject },
+        ctx.spicedb.consistency(input.consistency),
+      );
     }),
 });
