@@ -1,4 +1,12 @@
 import { Metadata, type CallOptions, type ClientReadableStream } from '@grpc/grpc-js';
+import {
+  CheckCoalescer,
+  type BatchItemOutcome,
+  type CheckAnswer,
+  type CheckItem,
+  type CoalescerOptions,
+  type ObjectId,
+} from './batching.js';
 import type { SpiceDbApi, SpiceDbConnection } from './connection.js';
 import {
   type ReadConsistency,
@@ -17,16 +25,7 @@ import {
   type RelationshipTuple,
 } from './proto.js';
 
-export interface ObjectId {
-  type: string;
-  id: string;
-}
-
-export interface CheckItem {
-  resource: ObjectId;
-  permission: string;
-  subject: ObjectId;
-}
+export type { CheckItem, ObjectId } from './batching.js';
 
 export type CheckOutcome = { allowed: boolean } | { error: unknown };
 
@@ -34,6 +33,47 @@ export interface GatewayOptions {
   timeoutMs: number;
   maxAttempts?: number;
   onCall?: (method: string, seconds: number, ok: boolean) => void;
+  /**
+   * Coalescing of `check` calls into CheckBulkPermissions (on by default); `false` sends one
+   * CheckPermission per check.
+   */
+  checkBatching?: CoalescerOptions | false;
+  /** Called once per coalesced batch sent, with its number of distinct checks (for metrics). */
+  onBatch?: (size: number) => void;
+}
+
+/** What the gateway has asked of SpiceDB, for tests, the benchmark and metrics. */
+export interface GatewayStats {
+  /** `check` calls made by callers. */
+  checksAsked: number;
+  /** Checks answered by an identical one queued or in flight. */
+  checksShared: number;
+  /** Coalesced batches sent. */
+  batches: number;
+  /** Distinct checks sent in those batches. */
+  checksSent: number;
+  largestBatch: number;
+  /** SpiceDB calls (attempts, retries included) made for checks: CheckPermission + CheckBulkPermissions. */
+  checkCalls: number;
+  /** Every SpiceDB call attempt, by method. */
+  calls: Record<string, number>;
+}
+
+/** Whole-call refusals that one bad item can cause: its neighbours are then asked one by one. */
+const ITEM_ATTRIBUTABLE = [
+  GrpcStatus.INVALID_ARGUMENT,
+  GrpcStatus.FAILED_PRECONDITION,
+  GrpcStatus.OUT_OF_RANGE,
+  GrpcStatus.NOT_FOUND,
+];
+
+/** An item's error inside a bulk answer, shaped like a gRPC error so errors.ts maps it. */
+function itemError(status: { code: number; message: string }): Error {
+  const name = GrpcStatus[status.code] ?? String(status.code);
+  return Object.assign(new Error(`${status.code} ${name}: ${status.message}`), {
+    code: status.code,
+    details: status.message,
+  });
 }
 
 const RETRYABLE_READ = [GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.ABORTED];
@@ -49,6 +89,8 @@ export class SpiceDbGateway {
   readonly tokens = new WriteTokenTracker();
   private readonly api: SpiceDbApi;
   private readonly maxAttempts: number;
+  private readonly coalescer: CheckCoalescer | undefined;
+  private readonly callCounts: Record<string, number> = {};
 
   constructor(
     readonly connection: SpiceDbConnection,
@@ -56,6 +98,31 @@ export class SpiceDbGateway {
   ) {
     this.api = connection.api;
     this.maxAttempts = options.maxAttempts ?? 3;
+    if (options.checkBatching !== false) {
+      const batching = options.checkBatching ?? {};
+      const onBatch = batching.onBatch ?? options.onBatch;
+      this.coalescer = new CheckCoalescer(
+        (items, consistency) => this.sendChecks(items, consistency),
+        {
+          ...batching,
+          ...(onBatch ? { onBatch } : {}),
+        },
+      );
+    }
+  }
+
+  get stats(): GatewayStats {
+    const counters = this.coalescer?.counters;
+    const calls = { ...this.callCounts };
+    return {
+      checksAsked: counters?.checksAsked ?? calls.CheckPermission ?? 0,
+      checksShared: counters?.checksShared ?? 0,
+      batches: counters?.batches ?? 0,
+      checksSent: counters?.checksSent ?? 0,
+      largestBatch: counters?.largestBatch ?? 0,
+      checkCalls: (calls.CheckPermission ?? 0) + (calls.CheckBulkPermissions ?? 0),
+      calls,
+    };
   }
 
   get timeoutMs(): number {
@@ -79,6 +146,7 @@ export class SpiceDbGateway {
     const deadline = Date.now() + this.options.timeoutMs;
     const retryable = kind === 'read' ? RETRYABLE_READ : RETRYABLE_WRITE;
     for (let attempt = 1; ; attempt += 1) {
+      this.callCounts[method] = (this.callCounts[method] ?? 0) + 1;
       const started = performance.now();
       try {
         const result = await run(this.callOptions(deadline));
@@ -99,10 +167,29 @@ export class SpiceDbGateway {
     }
   }
 
-  async check(
-    item: CheckItem,
+  /**
+   * One check. Checks arriving together are coalesced into CheckBulkPermissions calls (see
+   * batching.ts); the answer, and any error, is the same as a CheckPermission of its own.
+   */
+  check(item: CheckItem, consistency: ReadConsistency): Promise<CheckAnswer> {
+    if (this.coalescer) return this.coalescer.check(item, consistency);
+    return this.checkOne(item, consistency);
+  }
+
+  /** A coalesced batch: one item is one CheckPermission, more are one CheckBulkPermissions. */
+  private async sendChecks(
+    items: readonly CheckItem[],
     consistency: ReadConsistency,
-  ): Promise<{ allowed: boolean; checkedAt: string }> {
+  ): Promise<BatchItemOutcome[]> {
+    if (items.length === 1 && items[0] !== undefined) {
+      return [await this.checkOne(items[0], consistency)];
+    }
+    const { results, checkedAt } = await this.checkBulk(items, consistency);
+    return results.map((r) => ('allowed' in r ? { allowed: r.allowed, checkedAt } : r));
+  }
+
+  private async checkOne(item: CheckItem, consistency: ReadConsistency): Promise<CheckAnswer> {
+    const observe = this.tokens.beginRead(consistency);
     const response = await this.call('CheckPermission', 'read', (options) =>
       this.api.checkPermission(
         v1.CheckPermissionRequest.create({
@@ -115,9 +202,11 @@ export class SpiceDbGateway {
         options,
       ),
     );
+    const checkedAt = response.checkedAt?.token ?? '';
+    observe(checkedAt);
     return {
       allowed: response.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
-      checkedAt: response.checkedAt?.token ?? '',
+      checkedAt,
     };
   }
 
@@ -137,12 +226,41 @@ export class SpiceDbGateway {
     );
   }
 
-  /** One CheckBulkPermissions call; an item's error is its own, never its neighbours'. */
+  /**
+   * One CheckBulkPermissions call; an item's error is its own, never its neighbours'. When
+   * SpiceDB refuses the whole call for something one item can cause (an invalid id fails the
+   * request's validation), each item is asked on its own so only the bad one fails.
+   */
   async checkBulk(
     items: readonly CheckItem[],
     consistency: ReadConsistency,
   ): Promise<{ results: CheckOutcome[]; checkedAt: string }> {
     if (items.length === 0) return { results: [], checkedAt: '' };
+    try {
+      return await this.checkBulkOnce(items, consistency);
+    } catch (error) {
+      const status = grpcStatusOf(error);
+      if (items.length === 1 || status === undefined || !ITEM_ATTRIBUTABLE.includes(status.code)) {
+        throw error;
+      }
+      const settled = await Promise.allSettled(
+        items.map((item) => this.checkOne(item, consistency)),
+      );
+      let checkedAt = '';
+      const results = settled.map((outcome): CheckOutcome => {
+        if (outcome.status === 'rejected') return { error: outcome.reason };
+        checkedAt ||= outcome.value.checkedAt;
+        return { allowed: outcome.value.allowed };
+      });
+      return { results, checkedAt };
+    }
+  }
+
+  private async checkBulkOnce(
+    items: readonly CheckItem[],
+    consistency: ReadConsistency,
+  ): Promise<{ results: CheckOutcome[]; checkedAt: string }> {
+    const observe = this.tokens.beginRead(consistency);
     const response = await this.call('CheckBulkPermissions', 'read', (options) =>
       this.api.checkBulkPermissions(
         v1.CheckBulkPermissionsRequest.create({
@@ -168,10 +286,12 @@ export class SpiceDbGateway {
             answer.item.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
         };
       }
-      if (answer?.oneofKind === 'error') return { error: answer.error };
+      if (answer?.oneofKind === 'error') return { error: itemError(answer.error) };
       return { error: new Error('SpiceDB returned no answer for this item') };
     });
-    return { results, checkedAt: response.checkedAt?.token ?? '' };
+    const checkedAt = response.checkedAt?.token ?? '';
+    observe(checkedAt);
+    return { results, checkedAt };
   }
 
   /** One atomic WriteRelationships with its preconditions; returns the ZedToken. */
