@@ -4,8 +4,8 @@
  * logger, or a test's array).
  */
 
-/** `ok`, or the tRPC error code the caller received. */
-export type AuditOutcome = 'ok' | string;
+/** `ok`, or the tRPC error code the caller received (`FORBIDDEN`, `BAD_REQUEST`, ...). */
+export type AuditOutcome = string;
 
 export interface AuditRecord {
   /** ISO-8601 time the mutation finished. */

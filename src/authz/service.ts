@@ -164,9 +164,44 @@ export class AuthzService {
       mustNotMatch(filter.userOn('organization', orgId, userId, 'owner')),
       mustMatch(filter.userOn('organization', orgId, userId)),
     ];
-    return this.writeInChunks(updates, preconditions, () =>
+    const written = await this.writeInChunks(updates, preconditions, () =>
       this.explainOrgTarget(orgId, userId, 'removed'),
     );
+    return this.removeStrayProjectRoles(orgId, userId, written);
+  }
+
+  /**
+   * A project.join (or addCollaborator) that committed after removeMember's reads but before its
+   * write escaped that write (found by test/integration/races.test.ts). Once the organization role
+   * is gone no join can commit, so one more read finds every stray role; it is deleted unless the
+   * user was meanwhile added back to the organization.
+   */
+  private async removeStrayProjectRoles(
+    orgId: string,
+    userId: string,
+    written: Written,
+  ): Promise<Written> {
+    const strong: ReadConsistency = { kind: 'fullyConsistent' };
+    const [projects, memberships] = await Promise.all([
+      this.spicedb.readRelationships(filter.projectsOf(orgId), strong),
+      this.spicedb.readRelationships(filter.userAnywhere('project', userId), strong),
+    ]);
+    const orgProjects = new Set(projects.map((p) => p.resourceId));
+    const strays = memberships.filter((m) => orgProjects.has(m.resourceId)).map((m) => remove(m));
+    if (strays.length === 0) return written;
+    try {
+      return await this.writeInChunks(
+        strays,
+        [mustNotMatch(filter.userOn('organization', orgId, userId))],
+        () =>
+          Promise.resolve(
+            new DomainError('CONFLICT', `user ${userId} rejoined organization ${orgId}`),
+          ),
+      );
+    } catch (error) {
+      if (error instanceof DomainError) return written;
+      throw error;
+    }
   }
 
   /** Atomic when it fits one write; larger changes keep their preconditions on every chunk. */
