@@ -69,6 +69,7 @@ export function createServices(
       audience: env.AUTH_JWT_AUDIENCE,
       jwksCacheMaxAgeMs: env.AUTH_JWKS_CACHE_MAX_AGE_MS,
       jwksCooldownMs: env.AUTH_JWKS_COOLDOWN_MS,
+      requireExpiry: env.AUTH_JWT_REQUIRE_EXP ?? env.NODE_ENV === 'production',
     }),
     rateLimiter: new RateLimiter({
       perSecond: env.RATE_LIMIT_PER_SECOND,

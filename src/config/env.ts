@@ -29,6 +29,8 @@ const envSchema = z
     AUTH_JWKS_URL: optionalString.pipe(z.url().optional()),
     AUTH_JWT_ISSUER: optionalString,
     AUTH_JWT_AUDIENCE: optionalString,
+    /** Refuse caller tokens without `exp`; defaults to on when NODE_ENV=production. */
+    AUTH_JWT_REQUIRE_EXP: booleanString.optional(),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
