@@ -229,7 +229,8 @@ export class SpiceDbGateway {
   /**
    * One CheckBulkPermissions call; an item's error is its own, never its neighbours'. When
    * SpiceDB refuses the whole call for something one item can cause (an invalid id fails the
-   * request's validation), each item is asked on its own so only the bad one fails.
+   * request's validation), the batch is halved and each half asked again, so the bad item is
+   * isolated in a few calls and only it fails.
    */
   async checkBulk(
     items: readonly CheckItem[],
@@ -240,19 +241,17 @@ export class SpiceDbGateway {
       return await this.checkBulkOnce(items, consistency);
     } catch (error) {
       const status = grpcStatusOf(error);
-      if (items.length === 1 || status === undefined || !ITEM_ATTRIBUTABLE.includes(status.code)) {
-        throw error;
-      }
-      const settled = await Promise.allSettled(
-        items.map((item) => this.checkOne(item, consistency)),
-      );
-      let checkedAt = '';
-      const results = settled.map((outcome): CheckOutcome => {
-        if (outcome.status === 'rejected') return { error: outcome.reason };
-        checkedAt ||= outcome.value.checkedAt;
-        return { allowed: outcome.value.allowed };
-      });
-      return { results, checkedAt };
+      if (status === undefined || !ITEM_ATTRIBUTABLE.includes(status.code)) throw error;
+      if (items.length === 1) return { results: [{ error }], checkedAt: '' };
+      const middle = Math.ceil(items.length / 2);
+      const [head, tail] = await Promise.all([
+        this.checkBulk(items.slice(0, middle), consistency),
+        this.checkBulk(items.slice(middle), consistency),
+      ]);
+      return {
+        results: [...head.results, ...tail.results],
+        checkedAt: head.checkedAt || tail.checkedAt,
+      };
     }
   }
 
@@ -348,6 +347,7 @@ export class SpiceDbGateway {
     filter: FilterSpec,
     consistency: ReadConsistency,
   ): Promise<RelationshipTuple[]> {
+    const observe = this.tokens.beginRead(consistency);
     const responses = await this.call('ReadRelationships', 'read', (options) =>
       this.collect(
         this.api.readRelationships(
@@ -360,6 +360,8 @@ export class SpiceDbGateway {
         ),
       ),
     );
+    // An empty answer carries no revision; one with rows says where it read.
+    observe(responses[0]?.readAt?.token ?? '');
     return responses.flatMap((r) => (r.relationship ? [tupleOf(r.relationship)] : []));
   }
 
@@ -395,8 +397,8 @@ export class SpiceDbGateway {
     },
     consistency: ReadConsistency,
   ): Promise<{ resourceIds: string[]; cursor?: string }> {
-    const responses = await this.call('LookupResources', 'read', (options) =>
-      this.collect(
+    const page = await this.call('LookupResources', 'read', (options) =>
+      this.lookupPage(
         this.api.lookupResources(
           v1.LookupResourcesRequest.create({
             resourceObjectType: args.resourceType,
@@ -412,12 +414,38 @@ export class SpiceDbGateway {
         args.limit,
       ),
     );
-    const resourceIds = responses
-      .filter((r) => r.permissionship === v1.LookupPermissionship.HAS_PERMISSION)
-      .map((r) => r.resourceObjectId);
-    const last = responses.at(-1);
-    const cursor = responses.length >= args.limit ? last?.afterResultCursor?.token : undefined;
-    return cursor ? { resourceIds, cursor } : { resourceIds };
+    return page.cursor !== undefined && page.received >= args.limit
+      ? { resourceIds: page.resourceIds, cursor: page.cursor }
+      : { resourceIds: page.resourceIds };
+  }
+
+  /**
+   * Reads a LookupResources stream keeping only the ids and the latest cursor, never the
+   * response messages: a page costs its ids, whatever the size of the whole result.
+   */
+  private lookupPage(
+    stream: ClientReadableStream<v1.LookupResourcesResponse>,
+    limit: number,
+  ): Promise<{ resourceIds: string[]; cursor: string | undefined; received: number }> {
+    return new Promise((resolve, reject) => {
+      const resourceIds: string[] = [];
+      let cursor: string | undefined;
+      let received = 0;
+      const done = () => resolve({ resourceIds, cursor, received });
+      stream.on('data', (response: v1.LookupResourcesResponse) => {
+        received += 1;
+        if (response.permissionship === v1.LookupPermissionship.HAS_PERMISSION) {
+          resourceIds.push(response.resourceObjectId);
+        }
+        cursor = response.afterResultCursor?.token ?? cursor;
+        if (received >= limit) stream.cancel();
+      });
+      stream.on('error', (error) => {
+        if (received >= limit && grpcStatusOf(error)?.code === GrpcStatus.CANCELLED) done();
+        else reject(error);
+      });
+      stream.on('end', done);
+    });
   }
 
   async lookupSubjects(
