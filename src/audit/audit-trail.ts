@@ -96,8 +96,10 @@ export class AuditTrail {
   record(entry: Omit<AuditRecord, 'time'>): void {
     try {
       this.sink({ time: this.clock().toISOString(), ...entry });
-    } catch {
-      // A failing sink must not turn a finished mutation into an error for its caller.
+    } catch (error) {
+      // A failing sink must not turn a finished mutation into an error for its caller; the
+      // failure itself still leaves a trace.
+      process.stderr.write(`audit sink failed for ${entry.operation}: ${String(error)}\n`);
     }
   }
 }

@@ -28,6 +28,10 @@ export class RateLimiter {
     this.maxCallers = options.maxCallers ?? 100_000;
   }
 
+  get trackedCallers(): number {
+    return this.buckets.size;
+  }
+
   get enabled(): boolean {
     return this.options.perSecond > 0 && this.options.burst > 0;
   }
