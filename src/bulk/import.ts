@@ -417,7 +417,8 @@ export function formatImportSummary(s: ImportSummary): string {
     `${n(rate)} lines/s,`,
     `peak RSS ${s.peakRssMb} MB`,
   ];
-  if (s.fallbacks > 0) parts.push(`, ${s.fallbacks} chunk(s) fell back to TOUCH`);
-  if (s.readBacks > 0) parts.push(`, ${s.readBacks} read back`);
-  return `${parts.join(' ')}${s.error ? ` - ${s.error}` : ''}`;
+  let line = parts.join(' ');
+  if (s.fallbacks > 0) line += `, ${s.fallbacks} chunk(s) fell back to TOUCH`;
+  if (s.readBacks > 0) line += `, ${s.readBacks} read back`;
+  return `${line}${s.error ? ` - ${s.error}` : ''}`;
 }
