@@ -428,14 +428,16 @@ export class SpiceDbGateway {
     limit: number,
   ): Promise<{ resourceIds: string[]; cursor: string | undefined; received: number }> {
     return new Promise((resolve, reject) => {
-      const resourceIds: string[] = [];
+      // SpiceDB answers once per path that grants the permission (a union, an arrow over
+      // several parents): a resource reached twice is listed once per page.
+      const resourceIds = new Set<string>();
       let cursor: string | undefined;
       let received = 0;
-      const done = () => resolve({ resourceIds, cursor, received });
+      const done = () => resolve({ resourceIds: [...resourceIds], cursor, received });
       stream.on('data', (response: v1.LookupResourcesResponse) => {
         received += 1;
         if (response.permissionship === v1.LookupPermissionship.HAS_PERMISSION) {
-          resourceIds.push(response.resourceObjectId);
+          resourceIds.add(response.resourceObjectId);
         }
         cursor = response.afterResultCursor?.token ?? cursor;
         if (received >= limit) stream.cancel();
