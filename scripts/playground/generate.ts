@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     await spicedb.gateway.writeSchema(schema);
     const text = await generateSampleOrgFile(spicedb.connection);
     writeFileSync(out, text);
-    const assertions = (text.match(/^ {4}- "[^"[]+@/gm) ?? []).length;
+    const assertions = (text.match(/^ {4}- '[^'[]+@/gm) ?? []).length;
     console.log(
       `wrote ${path.relative(process.cwd(), out)}: ${assertions} assertions (SpiceDB: ${spicedb.description})`,
     );

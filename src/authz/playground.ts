@@ -20,8 +20,8 @@ export interface PlaygroundFile {
 // ---------------------------------------------------------------------------------------------
 // writing
 
-/** A YAML double-quoted scalar (JSON's string syntax is a subset of it). */
-const quoted = (value: string): string => JSON.stringify(value);
+/** A YAML single-quoted scalar (the style prettier keeps, so the checked-in file stays as generated). */
+const quoted = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 
 function blockScalar(key: string, text: string): string {
   const lines = text.replace(/\s+$/, '').split('\n');

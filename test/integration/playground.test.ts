@@ -89,17 +89,17 @@ describe('playground/sample-org.yaml', () => {
 
   it('names the line of every failure of a broken copy and exits non-zero', () => {
     const lines = checkedIn.split('\n');
-    const flippedAssertion = '    - "organization:acme#write_billing@user:org_member_outside"';
-    const wrongSubject = '    - "[user:org_admin_not_joined] is <organization:acme#admin>"';
-    const wrongPath = '    - "[user:external_member] is <project:acme_ml#member>"';
+    const flippedAssertion = "    - 'organization:acme#write_billing@user:org_member_outside'";
+    const wrongSubject = "    - '[user:org_admin_not_joined] is <organization:acme#admin>'";
+    const wrongPath = "    - '[user:external_member] is <project:acme_ml#member>'";
     const assertionLine = lineOf(checkedIn, flippedAssertion);
     const subjectLine = lineOf(checkedIn, wrongSubject);
     const pathLine = lineOf(checkedIn, wrongPath);
     // The other project only adds a relation to the owner's view_name path.
     const relationshipLine = lineOf(checkedIn, '  project:acme_web#admin@user:owner');
-    lines[assertionLine - 1] = '    - "organization:acme#write_billing@user:owner"';
-    lines[subjectLine - 1] = '    - "[user:stranger] is <organization:acme#admin>"';
-    lines[pathLine - 1] = '    - "[user:external_member] is <project:acme_ml#admin>"';
+    lines[assertionLine - 1] = "    - 'organization:acme#write_billing@user:owner'";
+    lines[subjectLine - 1] = "    - '[user:stranger] is <organization:acme#admin>'";
+    lines[pathLine - 1] = "    - '[user:external_member] is <project:acme_ml#admin>'";
     lines[relationshipLine - 1] = '  project:acme_web#owner@user:owner';
     const broken = path.join(workDir, 'broken.yaml');
     writeFileSync(broken, lines.join('\n'));
