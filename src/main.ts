@@ -16,7 +16,10 @@ async function main(): Promise<void> {
   }
   const metrics = new ServiceMetrics();
   const connection = await connectSpiceDb(env);
-  const services = createServices(env, connection, { onCall: metrics.observeSpiceDbCall });
+  const services = createServices(env, connection, {
+    onCall: metrics.observeSpiceDbCall,
+    onBatch: metrics.observeCoalescedBatch,
+  });
   const schema = await ensureSchema(services.spicedb);
   if (connection.kind === 'embedded') {
     log.info(
