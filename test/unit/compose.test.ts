@@ -1,0 +1,178 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadEnv } from '../../src/config/env.js';
+
+/**
+ * No container engine runs here: the deployment files are checked for their structure, and
+ * with `docker compose config` where the compose client is installed.
+ */
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const read = (file: string) => readFileSync(`${repoRoot}/${file}`, 'utf8');
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  ports?: string[];
+}
+
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, Service>;
+};
+const services = compose.services;
+const service = (name: string): Service => {
+  const found = services[name];
+  if (found === undefined) throw new Error(`docker-compose.yml has no service ${name}`);
+  return found;
+};
+const REPLICAS = ['authz-a', 'authz-b'];
+
+/** `${NAME...}` substitutions, as compose would read them from the environment. */
+const variableOf = (value: string | undefined) => /^\$\{(\w+)[:?-]/.exec(value ?? '')?.[1];
+
+/** A value with its `${NAME:?...}` / `${NAME:-default}` substitutions filled from `vars`. */
+const substitute = (value: string, vars: Record<string, string>) =>
+  value.replace(
+    /\$\{(\w+)(?::[?-]([^}]*))?\}/g,
+    (_, name: string, fallback?: string) => vars[name] ?? fallback ?? '',
+  );
+
+describe('docker-compose.yml', () => {
+  it('pins every image to a version', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      // A service built here names its local tag; pulled images must carry a version.
+      if (svc.image === undefined || svc.build !== undefined) continue;
+      expect(svc.image, name).toMatch(/:[\w.-]*\d[\w.-]*$/);
+      expect(svc.image, name).not.toMatch(/:latest$/);
+    }
+    expect(service('spicedb').image).toBe('authzed/spicedb:v1.56.2');
+    expect(service('spicedb-migrate').image).toBe('authzed/spicedb:v1.56.2');
+  });
+
+  it('migrates once PostgreSQL is healthy, and serves once the migration has completed', () => {
+    expect(service('postgres').healthcheck?.test.join(' ')).toContain('pg_isready');
+    const migrate = service('spicedb-migrate');
+    expect(migrate.command).toEqual(['datastore', 'migrate', 'head']);
+    expect(migrate.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+
+    const serve = service('spicedb');
+    expect(serve.command).toEqual(['serve']);
+    expect(serve.depends_on).toEqual({
+      'spicedb-migrate': { condition: 'service_completed_successfully' },
+    });
+    expect(serve.healthcheck?.test).toEqual(['CMD', 'grpc_health_probe', '-addr=localhost:50051']);
+    // Both read the same PostgreSQL datastore.
+    for (const svc of [migrate, serve]) {
+      expect(svc.environment?.SPICEDB_DATASTORE_ENGINE).toBe('postgres');
+      expect(svc.environment?.SPICEDB_DATASTORE_CONN_URI).toMatch(
+        /^postgres:\/\/[^@]+@postgres:5432\//,
+      );
+    }
+  });
+
+  it('takes the preshared key from the environment, never a literal', () => {
+    const key = service('spicedb').environment?.SPICEDB_GRPC_PRESHARED_KEY;
+    expect(variableOf(key)).toBe('SPICEDB_PRESHARED_KEY');
+    for (const name of REPLICAS) {
+      expect(variableOf(service(name).environment?.SPICEDB_TOKEN), name).toBe(
+        'SPICEDB_PRESHARED_KEY',
+      );
+      expect(variableOf(service(name).environment?.AUTH_JWT_SECRET), name).toBe('AUTH_JWT_SECRET');
+    }
+  });
+
+  it('runs two replicas of the service, built from its Dockerfile, on distinct ports', () => {
+    const hostPorts = new Set<string>();
+    for (const name of REPLICAS) {
+      const svc = service(name);
+      expect(svc.build, name).toEqual({ context: '.', dockerfile: 'Dockerfile' });
+      expect(svc.depends_on, name).toEqual({ spicedb: { condition: 'service_healthy' } });
+      expect(svc.healthcheck?.test.join(' '), name).toContain('/readyz');
+      for (const port of svc.ports ?? []) hostPorts.add(port.split(':').slice(0, -1).join(':'));
+      expect(svc.environment?.SPICEDB_ENDPOINT, name).toBe('spicedb:50051');
+      expect(svc.environment?.NODE_ENV, name).toBe('production');
+    }
+    expect(hostPorts.size).toBe(REPLICAS.length);
+  });
+
+  it('gives each replica an environment the service accepts (validated as at start)', () => {
+    const vars = { SPICEDB_PRESHARED_KEY: 'k', AUTH_JWT_SECRET: 's', POSTGRES_PASSWORD: 'p' };
+    for (const name of REPLICAS) {
+      const env = Object.fromEntries(
+        Object.entries(service(name).environment ?? {}).map(([k, v]) => [
+          k,
+          substitute(String(v), vars),
+        ]),
+      );
+      const parsed = loadEnv(env);
+      expect(parsed).toMatchObject({
+        NODE_ENV: 'production',
+        SPICEDB_ENDPOINT: 'spicedb:50051',
+        SPICEDB_TOKEN: 'k',
+        SPICEDB_INSECURE: true,
+        AUTH_JWT_SECRET: 's',
+        HOST: '0.0.0.0',
+        PORT: 3000,
+      });
+    }
+  });
+
+  it('passes `docker compose config` where the compose client is installed', () => {
+    const probe = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+      console.warn('[compose] `docker compose` is not installed here: structure checks only');
+      return;
+    }
+    const result = spawnSync(
+      'docker',
+      ['compose', '-f', 'docker-compose.yml', 'config', '--quiet'],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          SPICEDB_PRESHARED_KEY: 'k',
+          AUTH_JWT_SECRET: 's',
+          POSTGRES_PASSWORD: 'p',
+        },
+      },
+    );
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const runtime = stages.at(-1) ?? '';
+
+  it('is multi-stage: the page is built with Vite in a build stage and copied into the runtime', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/RUN npm run build:web/);
+    expect(runtime).toMatch(/COPY --from=build \/app\/web\/dist \.\/web\/dist/);
+    expect(runtime).toMatch(/npm ci --omit=dev/);
+  });
+
+  it('pins its base image and runs as a non-root user', () => {
+    const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1];
+    expect(base).toMatch(/^node:\d+\.\d+/);
+    const user = /^USER (\S+)$/m.exec(runtime)?.[1];
+    expect(user).toBeDefined();
+    expect(['root', '0']).not.toContain(user);
+    // USER comes before the command, so the service never runs as root.
+    expect(runtime.indexOf('USER ')).toBeLessThan(runtime.indexOf('CMD '));
+    expect(runtime).toMatch(/CMD \["node", "--import", "tsx", "src\/main\.ts"\]/);
+  });
+
+  it('keeps node_modules and secrets out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.git', '.env', 'web/dist']));
+  });
+});
