@@ -5,9 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { matrixCells } from '../../src/authz/matrix.js';
+import { matrixCells, SAMPLE, userOf } from '../../src/authz/matrix.js';
 import { parsePlaygroundFile } from '../../src/authz/playground.js';
+import { RESOURCE_TYPES } from '../../src/authz/schema.js';
+import { connectRemote, readSchemaFile } from '../../src/spicedb/connection.js';
+import { SpiceDbGateway } from '../../src/spicedb/gateway.js';
+import { formatTuple } from '../../src/spicedb/proto.js';
 import { generateSampleOrgFile, SAMPLE_ORG_FILE } from '../../scripts/playground/generate.js';
+import { pseudonymizer } from '../../scripts/playground/org-export.js';
+import { buildSampleOrganization, serviceOver } from '../../scripts/playground/sample-org.js';
 import { freshSpiceDb, testTarget } from '../support/spicedb.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -156,5 +162,163 @@ describe('playground/sample-org.yaml', () => {
     });
     expect(result.stderr + result.stdout).not.toMatch(/error|fail/i);
     expect(result.status).toBe(0);
+  });
+});
+
+describe('npm run playground:export', () => {
+  /** A connection to an empty datastore of the tests' server, with the key that names it. */
+  async function emptyServerDatastore() {
+    const target = testTarget();
+    if (target.mode !== 'server') return undefined;
+    const token = `export-${randomUUID()}`;
+    const connection = connectRemote({ endpoint: target.endpoint, token, insecure: true });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOG_LEVEL: 'silent',
+      SPICEDB_ENDPOINT: target.endpoint,
+      SPICEDB_TOKEN: token,
+      SPICEDB_INSECURE: 'true',
+    };
+    return { connection, gateway: new SpiceDbGateway(connection, { timeoutMs: 10_000 }), env };
+  }
+
+  const strong = { kind: 'fullyConsistent' } as const;
+  const cellItem = (
+    c: ReturnType<typeof matrixCells>[number],
+    rename = (t: string, i: string) => i,
+  ) => ({
+    resource: { type: c.resource.type, id: rename(c.resource.type, c.resource.id) },
+    permission: c.permission,
+    subject: { type: 'user', id: rename('user', userOf(c.persona)) },
+  });
+
+  it('writes an organization that, imported into an empty SpiceDB, answers every matrix cell the same', async (context) => {
+    const source = await emptyServerDatastore();
+    const target = await emptyServerDatastore();
+    if (source === undefined || target === undefined) {
+      console.log(
+        '[playground] export round trip needs a SpiceDB server: the embedded one has no endpoint',
+      );
+      context.skip();
+      return;
+    }
+    try {
+      await source.gateway.writeSchema(await readSchemaFile());
+      await buildSampleOrganization(source.connection);
+      // Another organization sharing a user must stay out of the export.
+      const other = serviceOver(source.connection);
+      const externalAdmin = await other.as('external_admin');
+      await externalAdmin.org.create({ orgId: 'globex' });
+      await externalAdmin.project.create({ orgId: 'globex', projectId: 'globex_p' });
+      await externalAdmin.cluster.create({ projectId: 'globex_p', clusterId: 'globex_c' });
+
+      const exported = path.join(workDir, 'acme-export.yaml');
+      const run = runScript(
+        'scripts/playground/export.ts',
+        ['--org', SAMPLE.orgId, '--out', exported],
+        source.env,
+      );
+      expect(run.stderr).toMatch(/organization acme: \d+ relationships/);
+      expect(run.code).toBe(0);
+      const text = readFileSync(exported, 'utf8');
+      expect(text).not.toContain('globex');
+      const parsed = parsePlaygroundFile(text);
+      expect(parsed.problems).toEqual([]);
+      const sourceRelationships = (
+        await Promise.all(
+          RESOURCE_TYPES.map((resourceType) =>
+            source.gateway.readRelationships({ resourceType }, strong),
+          ),
+        )
+      )
+        .flat()
+        .map(formatTuple)
+        // Not the other organization, nor the stranger who signed in but belongs to none.
+        .filter((r) => !r.includes('globex') && r !== 'user:stranger#self@user:stranger');
+      expect(parsed.relationships.map((r) => formatTuple(r.value)).sort()).toEqual(
+        sourceRelationships.sort(),
+      );
+
+      await target.gateway.writeSchema(await readSchemaFile());
+      const imported = runScript('scripts/import.ts', [exported], target.env);
+      expect(imported.code, imported.stderr).toBe(0);
+
+      // A user's own profile belongs to the export only when the user is part of the organization
+      // (the stranger is not).
+      const exportedUsers = new Set(
+        parsed.relationships
+          .filter((r) => r.value.subjectType === 'user')
+          .map((r) => r.value.subjectId),
+      );
+      const cells = matrixCells().filter(
+        (c) => c.resource.type !== 'user' || exportedUsers.has(c.resource.id),
+      );
+      // The stranger's own profile, and the owner refused it.
+      expect(cells.length).toBe(matrixCells().length - 2);
+      const before = await source.gateway.checkBulk(
+        cells.map((c) => cellItem(c)),
+        strong,
+      );
+      const after = await target.gateway.checkBulk(
+        cells.map((c) => cellItem(c)),
+        strong,
+      );
+      const answers = (r: typeof before) =>
+        r.results.map((x) => ('allowed' in x ? x.allowed : 'error'));
+      expect(answers(after)).toEqual(answers(before));
+      expect(answers(after)).toEqual(cells.map((c) => c.expected));
+
+      // The exported file is a valid playground file of its own.
+      const validated = validate(exported);
+      expect(validated.stdout).toMatch(/all passed/);
+      expect(validated.code).toBe(0);
+    } finally {
+      source.connection.close();
+      target.connection.close();
+    }
+  });
+
+  it('pseudonymises ids consistently with --anonymize', async (context) => {
+    const source = await emptyServerDatastore();
+    if (source === undefined) {
+      context.skip();
+      return;
+    }
+    try {
+      await source.gateway.writeSchema(await readSchemaFile());
+      await buildSampleOrganization(source.connection);
+      const outputs = ['a', 'b'].map((name) => path.join(workDir, `anon-${name}.yaml`));
+      for (const out of outputs) {
+        const run = runScript(
+          'scripts/playground/export.ts',
+          ['--org', SAMPLE.orgId, '--out', out, '--anonymize', '--no-validation'],
+          source.env,
+        );
+        expect(run.code, run.stderr).toBe(0);
+      }
+      const [first = '', second = ''] = outputs.map((o) => readFileSync(o, 'utf8'));
+      const body = (t: string) => t.slice(t.indexOf('\nschema:'));
+      expect(body(first)).toBe(body(second));
+      const relationships = body(first).slice(body(first).indexOf('relationships:'));
+      for (const original of ['acme', 'acme_ml', 'owner', 'external_member', 'stranger']) {
+        expect(relationships).not.toMatch(new RegExp(`[:@]${original}[#\\n@]`));
+      }
+      const rename = pseudonymizer();
+      const parsed = parsePlaygroundFile(first);
+      const assertions = new Set(parsed.assertTrue.map((a) => a.value));
+      // The same checks hold under the pseudonyms, e.g. the project admin deleting the cluster.
+      const inOrganization = (c: ReturnType<typeof matrixCells>[number]) =>
+        c.resource.type !== 'user' || c.resource.id !== userOf('stranger');
+      for (const cell of matrixCells().filter((c) => c.expected && inOrganization(c))) {
+        const item = cellItem(cell, rename);
+        expect(assertions).toContain(
+          `${item.resource.type}:${item.resource.id}#${item.permission}@user:${item.subject.id}`,
+        );
+      }
+      const validated = validate(outputs[0] ?? '');
+      expect(validated.code, validated.stdout).toBe(0);
+    } finally {
+      source.connection.close();
+    }
   });
 });
