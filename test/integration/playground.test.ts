@@ -167,7 +167,7 @@ describe('playground/sample-org.yaml', () => {
 
 describe('npm run playground:export', () => {
   /** A connection to an empty datastore of the tests' server, with the key that names it. */
-  async function emptyServerDatastore() {
+  function emptyServerDatastore() {
     const target = testTarget();
     if (target.mode !== 'server') return undefined;
     const token = `export-${randomUUID()}`;
@@ -193,8 +193,8 @@ describe('npm run playground:export', () => {
   });
 
   it('writes an organization that, imported into an empty SpiceDB, answers every matrix cell the same', async (context) => {
-    const source = await emptyServerDatastore();
-    const target = await emptyServerDatastore();
+    const source = emptyServerDatastore();
+    const target = emptyServerDatastore();
     if (source === undefined || target === undefined) {
       console.log(
         '[playground] export round trip needs a SpiceDB server: the embedded one has no endpoint',
@@ -279,7 +279,7 @@ describe('npm run playground:export', () => {
   });
 
   it('pseudonymises ids consistently with --anonymize', async (context) => {
-    const source = await emptyServerDatastore();
+    const source = emptyServerDatastore();
     if (source === undefined) {
       context.skip();
       return;
