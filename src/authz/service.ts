@@ -34,6 +34,9 @@ export interface CollaboratorEntry {
 
 const ORG_ROLE_ORDER: Record<OrgRole, number> = { owner: 0, admin: 1, member: 2 };
 
+/** Narrows a filter to relationships whose subject is the organization. */
+const orgSubject = (orgId: string) => ({ subjectType: 'organization', subjectId: orgId });
+
 /**
  * The domain's operations as atomic SpiceDB writes. Invariants SpiceDB cannot hold by itself
  * (one owner, owners stay, organization admins stay project admins) are write preconditions,
@@ -288,12 +291,16 @@ export class AuthzService {
         touch(rel.self(callerId)),
       ],
       [
-        mustMatch(filter.parentOf('project', projectId)),
+        // The project still belongs to this organization...
+        mustMatch({ ...filter.parentOf('project', projectId), ...orgSubject(orgId) }),
+        // ...and the caller still holds a role in it that is not plain `member` (owner or admin:
+        // roles are exclusive, so this is "is an admin" as one precondition pair).
         mustMatch(filter.userOn('organization', orgId, callerId)),
+        mustNotMatch(filter.userOn('organization', orgId, callerId, 'member')),
       ],
       async () =>
         (await this.exists(filter.parentOf('project', projectId)))
-          ? new DomainError('FORBIDDEN', `caller is no longer an admin of organization ${orgId}`)
+          ? new DomainError('FORBIDDEN', `caller is not an admin of organization ${orgId}`)
           : new DomainError('NOT_FOUND', `project ${projectId} does not exist`),
     );
   }
