@@ -79,13 +79,28 @@ export function trpcCodeForGrpc(code: GrpcStatus): TRPC_ERROR_CODE_KEY {
 }
 
 /** Turns any SpiceDB failure into the tRPC error callers see, keeping the original as `cause`. */
+/**
+ * SpiceDB reports a lost datastore (PostgreSQL down or restarting) as UNKNOWN or INTERNAL with
+ * the driver's message: for callers that is SpiceDB being unavailable, not a service bug
+ * (found by test/long/faults.test.ts).
+ */
+const DATASTORE_UNREACHABLE =
+  /failed to connect|connection refused|dial error|dial tcp|conn closed|connection reset|unexpected EOF|database system is (starting up|shutting down|in recovery mode)|terminating connection|SQLSTATE 57P0[1-3]|the database system is/i;
+
+function datastoreUnreachable(info: SpiceDbErrorInfo): boolean {
+  return (
+    (info.code === GrpcStatus.UNKNOWN || info.code === GrpcStatus.INTERNAL) &&
+    DATASTORE_UNREACHABLE.test(info.message)
+  );
+}
+
 export function toTRPCError(error: unknown, context = 'SpiceDB request failed'): TRPCError {
   if (error instanceof TRPCError) return error;
   const info = grpcStatusOf(error);
   if (info === undefined) {
     return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: context, cause: error });
   }
-  const code = GRPC_TO_TRPC[info.code];
+  const code = datastoreUnreachable(info) ? 'SERVICE_UNAVAILABLE' : GRPC_TO_TRPC[info.code];
   const message =
     code === 'SERVICE_UNAVAILABLE'
       ? `${context}: SpiceDB is unavailable (${GrpcStatus[info.code]})`
