@@ -60,7 +60,7 @@ export async function runExport(options: ExportOptions): Promise<ExportSummary> 
   const summary: ExportSummary = { written: 0, resumedAt: 0, seconds: 0, peakRssMb: 0, ok: false };
 
   let cursor: string | undefined;
-  let committedBytes = 0;
+  let committedBytes: number;
   let fd: number;
   const previous = readCheckpoint<ExportCheckpoint>(checkpointPath, 'export');
   if (previous && previous.partialPath === partialPath && existsSync(partialPath)) {
