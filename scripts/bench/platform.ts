@@ -1,0 +1,169 @@
+import type { RelationshipTuple } from '../../src/spicedb/proto.js';
+
+/**
+ * A generated platform for the benchmarks: organizations with members, projects with
+ * collaborators, clusters and volumes. Deterministic (seeded), generated lazily so even the
+ * full size never sits in memory as one array.
+ *
+ * At scale 1: 1,000 organizations, 10,000 projects, 50,000 users, 20,000 clusters and 30,000
+ * volumes: about half a million relationships.
+ */
+export interface PlatformShape {
+  organizations: number;
+  projectsPerOrg: number;
+  usersPerOrg: number;
+  collaboratorsPerProject: number;
+  clustersPerProject: number;
+  volumesPerProject: number;
+}
+
+export function platformShape(scale: number): PlatformShape {
+  return {
+    organizations: Math.max(2, Math.round(1_000 * scale)),
+    projectsPerOrg: 10,
+    usersPerOrg: 50,
+    collaboratorsPerProject: 30,
+    clustersPerProject: 2,
+    volumesPerProject: 3,
+  };
+}
+
+/** The user who belongs to every organization, so sees every project's name. */
+export const AUDITOR = 'auditor';
+
+export const orgId = (o: number) => `org${o}`;
+export const projectId = (o: number, p: number) => `org${o}_p${p}`;
+export const userId = (o: number, u: number) => `u${o}_${u}`;
+export const clusterId = (o: number, p: number, c: number) => `org${o}_p${p}_c${c}`;
+export const volumeId = (o: number, p: number, v: number) => `org${o}_p${p}_v${v}`;
+
+/** A small deterministic generator (mulberry32). */
+export function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const rel = (
+  resourceType: string,
+  resourceId: string,
+  relation: string,
+  subjectType: string,
+  subjectId: string,
+): RelationshipTuple => ({ resourceType, resourceId, relation, subjectType, subjectId });
+
+/**
+ * Every relationship of the platform. In each organization user 0 is the owner, users 1-4
+ * admins, the rest members; each project has one admin and member collaborators drawn from its
+ * organization, with now and then an external collaborator from the next organization.
+ */
+export function* platformRelationships(shape: PlatformShape): Generator<RelationshipTuple> {
+  const next = random(42);
+  yield rel('user', AUDITOR, 'self', 'user', AUDITOR);
+  for (let o = 0; o < shape.organizations; o += 1) {
+    const org = orgId(o);
+    yield rel('organization', org, 'member', 'user', AUDITOR);
+    for (let u = 0; u < shape.usersPerOrg; u += 1) {
+      const user = userId(o, u);
+      yield rel('user', user, 'self', 'user', user);
+      yield rel('organization', org, u === 0 ? 'owner' : u < 5 ? 'admin' : 'member', 'user', user);
+    }
+    for (let p = 0; p < shape.projectsPerOrg; p += 1) {
+      const project = projectId(o, p);
+      yield rel('project', project, 'organization', 'organization', org);
+      yield rel('organization', org, 'project', 'project', project);
+      yield rel('project', project, 'admin', 'user', userId(o, 1 + (p % 4)));
+      const chosen = new Set<number>();
+      while (chosen.size < Math.min(shape.collaboratorsPerProject - 1, shape.usersPerOrg - 5)) {
+        chosen.add(5 + Math.floor(next() * (shape.usersPerOrg - 5)));
+      }
+      for (const u of chosen) yield rel('project', project, 'member', 'user', userId(o, u));
+      if (next() < 0.2 && shape.organizations > 1) {
+        const other = (o + 1) % shape.organizations;
+        yield rel('project', project, 'member', 'user', userId(other, 5 + (p % 10)));
+      }
+      for (let c = 0; c < shape.clustersPerProject; c += 1) {
+        yield rel('cluster', clusterId(o, p, c), 'project', 'project', project);
+      }
+      for (let v = 0; v < shape.volumesPerProject; v += 1) {
+        yield rel('volume', volumeId(o, p, v), 'project', 'project', project);
+      }
+    }
+  }
+}
+
+export interface BenchCheck {
+  resource: string;
+  permission: string;
+  subject: string;
+}
+
+const PROJECT_PERMISSIONS = ['read_settings', 'write_settings', 'use_endpoints', 'manage_roles'];
+const CLUSTER_PERMISSIONS = ['view', 'ssh', 'scale'];
+const ORG_PERMISSIONS = ['read_billing', 'write_billing', 'read_members'];
+
+/**
+ * Checks a platform would ask: users of an organization (and now and then of another one)
+ * against its projects, clusters, volumes and the organization itself. About half allowed.
+ */
+export function checkWorkload(shape: PlatformShape, count: number, seed = 7): BenchCheck[] {
+  const next = random(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  const checks: BenchCheck[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const o = Math.floor(next() * shape.organizations);
+    const userOrg = next() < 0.85 ? o : Math.floor(next() * shape.organizations);
+    const subject = `user:${userId(userOrg, Math.floor(next() * shape.usersPerOrg))}`;
+    const p = Math.floor(next() * shape.projectsPerOrg);
+    const kind = next();
+    if (kind < 0.5) {
+      checks.push({
+        resource: `project:${projectId(o, p)}`,
+        permission: pick(PROJECT_PERMISSIONS),
+        subject,
+      });
+    } else if (kind < 0.75) {
+      const c = Math.floor(next() * shape.clustersPerProject);
+      checks.push({
+        resource: `cluster:${clusterId(o, p, c)}`,
+        permission: pick(CLUSTER_PERMISSIONS),
+        subject,
+      });
+    } else if (kind < 0.85) {
+      const v = Math.floor(next() * shape.volumesPerProject);
+      checks.push({ resource: `volume:${volumeId(o, p, v)}`, permission: 'read_write', subject });
+    } else {
+      checks.push({
+        resource: `organization:${orgId(o)}`,
+        permission: pick(ORG_PERMISSIONS),
+        subject,
+      });
+    }
+  }
+  return checks;
+}
+
+/**
+ * A workload where every check is asked twice, the twin within `spread` positions of the
+ * first: 50% of the checks asked are duplicates of one asked at about the same time.
+ */
+export function duplicatedWorkload(distinct: BenchCheck[], spread: number): BenchCheck[] {
+  const next = random(11);
+  const out: BenchCheck[] = [];
+  const window = Math.max(1, Math.floor(spread / 2));
+  for (let start = 0; start < distinct.length; start += window) {
+    const chunk = distinct.slice(start, start + window);
+    const doubled = [...chunk, ...chunk];
+    for (let i = doubled.length - 1; i > 0; i -= 1) {
+      const j = Math.floor(next() * (i + 1));
+      [doubled[i], doubled[j]] = [doubled[j] as BenchCheck, doubled[i] as BenchCheck];
+    }
+    out.push(...doubled);
+  }
+  return out;
+}
