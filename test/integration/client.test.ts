@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuthzClient, errorCodeOf, type AuthzClient } from '../../src/client.js';
+import { createTestApp, startHttpApp, type TestApp } from '../support/app.js';
+import { tokenFor } from '../support/tokens.js';
+
+describe('createAuthzClient against the real HTTP server', () => {
+  let app: TestApp;
+  let http: { url: string; close(): Promise<void> };
+  let alice: AuthzClient;
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    http = await startHttpApp(app);
+    const token = await tokenFor('alice');
+    alice = createAuthzClient({ url: `${http.url}/`, getToken: () => token });
+  });
+  afterAll(async () => {
+    await http?.close();
+    app?.close();
+  });
+
+  it('writes, checks with the write’s token, and lists projects (batched)', async () => {
+    await alice.org.create.mutate({ orgId: 'acme' });
+    const { zedToken } = await alice.project.create.mutate({ orgId: 'acme', projectId: 'p1' });
+    // Issued together: httpBatchLink sends them in one HTTP request.
+    const [check, projects] = await Promise.all([
+      alice.authz.check.query({
+        resource: 'project:p1',
+        permission: 'create_cluster',
+        consistency: { atLeastAsFresh: zedToken },
+      }),
+      alice.authz.lookupResources.query({ resourceType: 'project', permission: 'view_name' }),
+    ]);
+    expect(check.allowed).toBe(true);
+    expect(projects.resourceIds).toEqual(['p1']);
+  });
+
+  it('surfaces refusals with their tRPC code', async () => {
+    const anonymous = createAuthzClient({ url: http.url, getToken: () => undefined });
+    const refused = anonymous.authz.check.query({
+      resource: 'project:p1',
+      permission: 'view_name',
+    });
+    await expect(refused).rejects.toSatisfy((error) => errorCodeOf(error) === 'UNAUTHORIZED');
+
+    const bob = createAuthzClient({ url: http.url, getToken: () => tokenFor('bob') });
+    await expect(bob.org.listMembers.query({ orgId: 'acme' })).rejects.toSatisfy(
+      (error) => errorCodeOf(error) === 'FORBIDDEN',
+    );
+    // A permission of another resource type passes the type check but not the service.
+    const wrongType = alice.authz.check.query({ resource: 'project:p1', permission: 'ssh' });
+    await expect(wrongType).rejects.toSatisfy((error) => errorCodeOf(error) === 'BAD_REQUEST');
+  });
+
+  it('does not compile a misspelt permission', () => {
+    // Never called: these lines are for the type checker. `npm run typecheck` fails if a
+    // misspelt permission ever compiles (an unused @ts-expect-error is itself an error).
+    const typos = () => [
+      // @ts-expect-error "shh" is not a permission name
+      alice.authz.check.query({ resource: 'cluster:c1', permission: 'shh' }),
+      alice.authz.lookupResources.query({
+        resourceType: 'cluster',
+        // @ts-expect-error "sssh" is not a permission name
+        permission: 'sssh',
+      }),
+    ];
+    expect(typeof typos).toBe('function');
+  });
+});
