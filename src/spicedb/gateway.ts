@@ -1,6 +1,7 @@
 import { Metadata, type CallOptions, type ClientReadableStream } from '@grpc/grpc-js';
 import {
   CheckCoalescer,
+  consistencyKey,
   type BatchItemOutcome,
   type CheckAnswer,
   type CheckItem,
@@ -14,6 +15,7 @@ import {
   WriteTokenTracker,
 } from './consistency.js';
 import { GrpcStatus, grpcStatusOf } from './errors.js';
+import { LookupPages } from './lookup-pages.js';
 import {
   consistencyOf,
   objectReference,
@@ -55,8 +57,12 @@ export interface GatewayStats {
   largestBatch: number;
   /** SpiceDB calls (attempts, retries included) made for checks: CheckPermission + CheckBulkPermissions. */
   checkCalls: number;
-  /** Every SpiceDB call attempt, by method. */
+  /** Every SpiceDB call attempt, by method (a lookup page counts one, even when it continues a stream). */
   calls: Record<string, number>;
+  /** LookupResources streams opened on SpiceDB. */
+  lookupStreams: number;
+  /** Paused lookup streams waiting for their next page. */
+  lookupStreamsParked: number;
 }
 
 /** Whole-call refusals that one bad item can cause: its neighbours are then asked one by one. */
@@ -91,6 +97,7 @@ export class SpiceDbGateway {
   private readonly maxAttempts: number;
   private readonly coalescer: CheckCoalescer | undefined;
   private readonly callCounts: Record<string, number> = {};
+  private readonly lookupPages: LookupPages;
 
   constructor(
     readonly connection: SpiceDbConnection,
@@ -98,6 +105,8 @@ export class SpiceDbGateway {
   ) {
     this.api = connection.api;
     this.maxAttempts = options.maxAttempts ?? 3;
+    // A paused lookup stream lives no longer than a call may take.
+    this.lookupPages = new LookupPages({ parkMs: Math.min(10_000, options.timeoutMs) });
     if (options.checkBatching !== false) {
       const batching = options.checkBatching ?? {};
       const onBatch = batching.onBatch ?? options.onBatch;
@@ -122,6 +131,8 @@ export class SpiceDbGateway {
       largestBatch: counters?.largestBatch ?? 0,
       checkCalls: (calls.CheckPermission ?? 0) + (calls.CheckBulkPermissions ?? 0),
       calls,
+      lookupStreams: this.lookupPages.streamsOpened,
+      lookupStreamsParked: this.lookupPages.parkedCount,
     };
   }
 
@@ -384,8 +395,10 @@ export class SpiceDbGateway {
   }
 
   /**
-   * One page of LookupResources, read from the stream as it arrives. Returns the page's ids and
-   * the cursor after its last item when SpiceDB may hold more.
+   * One page of LookupResources, read from the stream as it arrives, and the cursor after its
+   * last result when more follow. The next page continues the same SpiceDB stream when it is
+   * asked of this instance soon (see lookup-pages.ts); memory stays one page whatever the size
+   * of the whole result.
    */
   async lookupResources(
     args: {
@@ -397,57 +410,29 @@ export class SpiceDbGateway {
     },
     consistency: ReadConsistency,
   ): Promise<{ resourceIds: string[]; cursor?: string }> {
-    const page = await this.call('LookupResources', 'read', (options) =>
-      this.lookupPage(
+    const query = JSON.stringify([
+      args.resourceType,
+      args.permission,
+      args.subject.type,
+      args.subject.id,
+      consistencyKey(consistency),
+    ]);
+    return this.call('LookupResources', 'read', (options) =>
+      this.lookupPages.page(query, args.cursor, args.limit, (cursor) =>
         this.api.lookupResources(
           v1.LookupResourcesRequest.create({
             resourceObjectType: args.resourceType,
             permission: args.permission,
             subject: subjectReference(args.subject.type, args.subject.id),
             consistency: consistencyOf(consistency),
-            optionalLimit: args.limit,
-            ...(args.cursor ? { optionalCursor: v1.Cursor.create({ token: args.cursor }) } : {}),
+            // No limit: the page reader stops after `limit` and pauses the stream for the next page.
+            ...(cursor ? { optionalCursor: v1.Cursor.create({ token: cursor }) } : {}),
           }),
           new Metadata(),
-          options as CallOptions,
+          options,
         ),
-        args.limit,
       ),
     );
-    return page.cursor !== undefined && page.received >= args.limit
-      ? { resourceIds: page.resourceIds, cursor: page.cursor }
-      : { resourceIds: page.resourceIds };
-  }
-
-  /**
-   * Reads a LookupResources stream keeping only the ids and the latest cursor, never the
-   * response messages: a page costs its ids, whatever the size of the whole result.
-   */
-  private lookupPage(
-    stream: ClientReadableStream<v1.LookupResourcesResponse>,
-    limit: number,
-  ): Promise<{ resourceIds: string[]; cursor: string | undefined; received: number }> {
-    return new Promise((resolve, reject) => {
-      // SpiceDB answers once per path that grants the permission (a union, an arrow over
-      // several parents): a resource reached twice is listed once per page.
-      const resourceIds = new Set<string>();
-      let cursor: string | undefined;
-      let received = 0;
-      const done = () => resolve({ resourceIds: [...resourceIds], cursor, received });
-      stream.on('data', (response: v1.LookupResourcesResponse) => {
-        received += 1;
-        if (response.permissionship === v1.LookupPermissionship.HAS_PERMISSION) {
-          resourceIds.add(response.resourceObjectId);
-        }
-        cursor = response.afterResultCursor?.token ?? cursor;
-        if (received >= limit) stream.cancel();
-      });
-      stream.on('error', (error) => {
-        if (received >= limit && grpcStatusOf(error)?.code === GrpcStatus.CANCELLED) done();
-        else reject(error);
-      });
-      stream.on('end', done);
-    });
   }
 
   async lookupSubjects(
@@ -516,6 +501,7 @@ export class SpiceDbGateway {
   }
 
   close(): void {
+    this.lookupPages.close();
     this.connection.close();
   }
 }

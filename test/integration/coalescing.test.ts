@@ -3,6 +3,7 @@ import { matrixCells, PERSONAS, SAMPLE_SETUP, userOf } from '../../src/authz/mat
 import type { ReadConsistency } from '../../src/spicedb/consistency.js';
 import { toTRPCError } from '../../src/spicedb/errors.js';
 import { SpiceDbGateway, type CheckItem } from '../../src/spicedb/gateway.js';
+import { touch } from '../../src/spicedb/proto.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
@@ -185,5 +186,90 @@ describe('check coalescing against a real SpiceDB', () => {
     expect(after.checkCalls - before.checkCalls).toBeLessThanOrEqual(10);
     // Every answer of one coalesced call carries the revision SpiceDB checked at.
     expect(answers.every((a) => a.checkedAt !== '')).toBe(true);
+  });
+});
+
+describe('lookupResources paged over a 10,000-result set', () => {
+  const PROJECTS = 10_050;
+  let app: TestApp;
+  let written: string;
+
+  beforeAll(async () => {
+    app = await createTestApp();
+    const gateway = app.services.spicedb;
+    written = await gateway.write([
+      touch({
+        resourceType: 'organization',
+        resourceId: 'big',
+        relation: 'member',
+        subjectType: 'user',
+        subjectId: 'reader',
+      }),
+    ]);
+    for (let start = 0; start < PROJECTS; start += 1_000) {
+      const updates = [];
+      for (let i = start; i < Math.min(PROJECTS, start + 1_000); i += 1) {
+        updates.push(
+          touch({
+            resourceType: 'project',
+            resourceId: `p${i}`,
+            relation: 'organization',
+            subjectType: 'organization',
+            subjectId: 'big',
+          }),
+        );
+      }
+      written = await gateway.write(updates);
+    }
+  });
+  afterAll(() => app.close());
+
+  const args = {
+    resourceType: 'project',
+    permission: 'view_name',
+    subject: { type: 'user', id: 'reader' },
+    limit: 1_000,
+  };
+
+  it('pages through every result once, one page at a time, continuing one SpiceDB stream', async () => {
+    const gateway = app.services.spicedb;
+    const consistency: ReadConsistency = { kind: 'atLeastAsFresh', token: written };
+    const before = gateway.stats;
+    const seen = new Set<string>();
+    const pageSizes: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await gateway.lookupResources(
+        cursor === undefined ? args : { ...args, cursor },
+        consistency,
+      );
+      pageSizes.push(page.resourceIds.length);
+      for (const id of page.resourceIds) seen.add(id);
+      cursor = page.cursor;
+      // While a page waits for the next, SpiceDB's stream is paused, never drained.
+      expect(gateway.stats.lookupStreamsParked).toBe(cursor === undefined ? 0 : 1);
+    } while (cursor !== undefined && pageSizes.length < 20);
+    expect(seen.size).toBe(PROJECTS);
+    expect(pageSizes).toEqual([...Array<number>(10).fill(1_000), 50]);
+    expect(gateway.stats.lookupStreams - before.lookupStreams).toBe(1);
+  });
+
+  it('continues from a cursor on an instance that holds no open stream, with the same results', async () => {
+    const consistency: ReadConsistency = { kind: 'atLeastAsFresh', token: written };
+    const first = await app.services.spicedb.lookupResources(args, consistency);
+    expect(first.cursor).toBeDefined();
+    const other = new SpiceDbGateway(app.connection, { timeoutMs: 10_000 });
+    const fromOther = await other.lookupResources(
+      { ...args, cursor: first.cursor as string },
+      consistency,
+    );
+    const fromSame = await app.services.spicedb.lookupResources(
+      { ...args, cursor: first.cursor as string },
+      consistency,
+    );
+    expect(fromOther.resourceIds).toHaveLength(1_000);
+    expect(fromOther.resourceIds).toEqual(fromSame.resourceIds);
+    expect(fromOther.resourceIds.some((id) => first.resourceIds.includes(id))).toBe(false);
+    expect(other.stats.lookupStreams).toBe(1);
   });
 });

@@ -1,0 +1,202 @@
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { GrpcStatus, grpcStatusOf } from './errors.js';
+import { v1 } from './proto.js';
+
+export interface LookupPage {
+  resourceIds: string[];
+  /** Present only when more results follow: the cursor after this page's last result. */
+  cursor?: string;
+}
+
+export interface LookupPagesOptions {
+  /** How long a paused stream waits for its next page before it is cancelled. */
+  parkMs?: number;
+  /** Most paused streams kept; the oldest is cancelled to make room. */
+  maxParked?: number;
+}
+
+interface Parked {
+  key: string;
+  reader: PageReader;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Reads a LookupResources stream page by page, pausing it between pages.
+ *
+ * A page ends after `limit` results, or at the stream's end: the reader then waits for one more
+ * event, so a page tells for certain whether more follow (no empty last page to ask for). While
+ * paused, gRPC flow control stops SpiceDB from sending more, so a paused stream holds one
+ * result and a flow-control window of bytes, never the rest of the set.
+ */
+class PageReader {
+  private readonly queue: v1.LookupResourcesResponse[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  /** Results read by pages so far: the stream failing after some is not a failure of the first. */
+  delivered = 0;
+
+  constructor(private readonly stream: ClientReadableStream<v1.LookupResourcesResponse>) {
+    stream.on('data', (response: v1.LookupResourcesResponse) => {
+      this.queue.push(response);
+      // One result ahead is all a page needs: stop the flow until the next page asks.
+      if (this.queue.length > 1) stream.pause();
+      this.notify();
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    stream.on('error', (error: Error) => {
+      if (!this.ended) this.failure = error;
+      this.ended = true;
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async next(): Promise<v1.LookupResourcesResponse | undefined> {
+    for (;;) {
+      const item = this.queue.shift();
+      if (item !== undefined) {
+        if (this.queue.length <= 1) this.stream.resume();
+        return item;
+      }
+      if (this.ended) {
+        if (this.failure !== undefined) throw this.failure;
+        return undefined;
+      }
+      this.stream.resume();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** Waits until one more result is queued or the stream has ended; true when one is queued. */
+  private async hasMore(): Promise<boolean> {
+    for (;;) {
+      if (this.queue.length > 0) return true;
+      if (this.ended) {
+        if (this.failure !== undefined) throw this.failure;
+        return false;
+      }
+      this.stream.resume();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  async page(limit: number): Promise<LookupPage & { lastCursor?: string }> {
+    const resourceIds: string[] = [];
+    let lastCursor: string | undefined;
+    let read = 0;
+    while (read < limit) {
+      const response = await this.next();
+      if (response === undefined) return { resourceIds };
+      read += 1;
+      this.delivered += 1;
+      if (response.permissionship === v1.LookupPermissionship.HAS_PERMISSION) {
+        resourceIds.push(response.resourceObjectId);
+      }
+      lastCursor = response.afterResultCursor?.token ?? lastCursor;
+    }
+    const more = await this.hasMore();
+    this.stream.pause();
+    if (!more || lastCursor === undefined) return { resourceIds };
+    return { resourceIds, cursor: lastCursor, lastCursor };
+  }
+
+  cancel(): void {
+    this.ended = true;
+    this.stream.cancel();
+  }
+}
+
+/**
+ * Pages of LookupResources that continue the SpiceDB stream the previous page came from.
+ *
+ * Asking SpiceDB again from a cursor makes it redo the lookup's walk up to that point for every
+ * page; continuing the open stream costs nothing extra. The cursor handed out is SpiceDB's own,
+ * so a page asked of another instance, or after the paused stream expired, is a fresh call
+ * from that cursor with the same result.
+ */
+export class LookupPages {
+  private readonly parked = new Map<string, Parked>();
+  /** SpiceDB streams opened; a page continuing a paused stream opens none. */
+  streamsOpened = 0;
+  private readonly parkMs: number;
+  private readonly maxParked: number;
+
+  constructor(options: LookupPagesOptions = {}) {
+    this.parkMs = options.parkMs ?? 10_000;
+    this.maxParked = options.maxParked ?? 64;
+  }
+
+  get parkedCount(): number {
+    return this.parked.size;
+  }
+
+  /**
+   * The next page for `query` (a key of everything the lookup depends on), continuing a paused
+   * stream when one waits at `cursor`, else from `open(cursor)`.
+   */
+  async page(
+    query: string,
+    cursor: string | undefined,
+    limit: number,
+    open: (cursor: string | undefined) => ClientReadableStream<v1.LookupResourcesResponse>,
+  ): Promise<LookupPage> {
+    let reader: PageReader | undefined;
+    if (cursor !== undefined) {
+      const parked = this.parked.get(`${query}\n${cursor}`);
+      if (parked !== undefined) {
+        this.parked.delete(parked.key);
+        clearTimeout(parked.timer);
+        reader = parked.reader;
+        try {
+          return this.park(query, reader, await reader.page(limit));
+        } catch (error) {
+          // The paused stream failed (deadline, connection): ask SpiceDB again from the cursor.
+          if (grpcStatusOf(error)?.code === GrpcStatus.INVALID_ARGUMENT) throw error;
+        }
+      }
+    }
+    this.streamsOpened += 1;
+    reader = new PageReader(open(cursor));
+    return this.park(query, reader, await reader.page(limit));
+  }
+
+  private park(query: string, reader: PageReader, page: LookupPage): LookupPage {
+    if (page.cursor === undefined) {
+      reader.cancel();
+      return { resourceIds: page.resourceIds };
+    }
+    if (this.parked.size >= this.maxParked) {
+      const oldest = this.parked.values().next().value;
+      if (oldest !== undefined) this.drop(oldest);
+    }
+    const key = `${query}\n${page.cursor}`;
+    const entry: Parked = {
+      key,
+      reader,
+      timer: setTimeout(() => this.drop(entry), this.parkMs),
+    };
+    entry.timer.unref();
+    this.parked.set(key, entry);
+    return { resourceIds: page.resourceIds, cursor: page.cursor };
+  }
+
+  private drop(entry: Parked): void {
+    clearTimeout(entry.timer);
+    if (this.parked.get(entry.key) === entry) this.parked.delete(entry.key);
+    entry.reader.cancel();
+  }
+
+  close(): void {
+    for (const entry of [...this.parked.values()]) this.drop(entry);
+  }
+}
