@@ -69,10 +69,14 @@ async function serveStatic(
   pathname: string,
   res: http.ServerResponse,
 ): Promise<boolean> {
-  const relative =
-    pathname === '/' || pathname === '/explorer' || pathname === '/explorer/'
-      ? 'index.html'
-      : decodeURIComponent(pathname).replace(/^\/+/, '');
+  let relative = 'index.html';
+  if (pathname !== '/' && pathname !== '/explorer' && pathname !== '/explorer/') {
+    try {
+      relative = decodeURIComponent(pathname).replace(/^\/+/, '');
+    } catch {
+      return false; // malformed percent-encoding names no file
+    }
+  }
   const file = path.resolve(root, relative);
   if (!file.startsWith(root + path.sep)) return false;
   try {
