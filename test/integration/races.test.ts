@@ -16,7 +16,8 @@ async function outcomeOf(call: Promise<unknown>): Promise<string> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
 
-describe('races against a real SpiceDB', () => {
+// Hundreds of SpiceDB writes per test: generous on a shared, loaded machine.
+describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
   let app: TestApp;
   const started = performance.now();
   beforeAll(async () => {
