@@ -9,7 +9,8 @@
  * Every measurement gets a fresh datastore: a new PostgreSQL database on the machine's server
  * (127.0.0.1:5432, or BENCH_POSTGRES_URL), migrated, with its own `spicedb serve`. Each side
  * runs as its own child process, timed from spawn to exit, so both pay the same start-up cost.
- * Sizes: BENCH_IMPORT_LINES (default 1,000,000) for create, BENCH_TOUCH_LINES (default 200,000)
+ * Each pair runs in A B B A order (BENCH_REPEATS rounds, default 1) to cancel the drift of a
+ * shared machine's load. Sizes: BENCH_IMPORT_LINES (default 1,000,000) for create, BENCH_TOUCH_LINES (default 200,000)
  * for touch. Writes bench/results/import.json.
  */
 import { spawn } from 'node:child_process';
@@ -54,31 +55,49 @@ async function baseline(kind: 'create' | 'touch', file: string): Promise<void> {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   let count = 0;
   if (kind === 'create') {
-    // One stream, messages of 1,000 relationships, honouring backpressure.
-    let stream!: ReturnType<typeof client.importBulkRelationships>;
-    const done = new Promise<void>((resolve, reject) => {
-      stream = client.importBulkRelationships(
-        new Metadata(),
-        { deadline: new Date(Date.now() + 3_600_000) },
-        (error) => (error ? reject(error) : resolve()),
-      );
-    });
+    // Streams of BARE_STREAM relationships one after the other (SpiceDB ends a stream whose
+    // answer takes over 30 s, so one stream cannot carry a million), messages of 1,000,
+    // honouring backpressure.
+    const streamSize = Number(process.env.BENCH_BARE_STREAM ?? 50_000);
+    let stream: ReturnType<typeof client.importBulkRelationships> | undefined;
+    let done: Promise<void> = Promise.resolve();
+    let inStream = 0;
     let batch: v1.Relationship[] = [];
+    const open = () => {
+      done = new Promise<void>((resolve, reject) => {
+        stream = client.importBulkRelationships(
+          new Metadata(),
+          { deadline: new Date(Date.now() + 600_000) },
+          (error) => (error ? reject(error) : resolve()),
+        );
+      });
+      inStream = 0;
+    };
+    const send = async () => {
+      if (!stream) open();
+      const current = stream as NonNullable<typeof stream>;
+      inStream += batch.length;
+      if (!current.write(v1.ImportBulkRelationshipsRequest.create({ relationships: batch }))) {
+        await once(current, 'drain');
+      }
+      batch = [];
+      if (inStream >= streamSize) {
+        current.end();
+        await done;
+        stream = undefined;
+      }
+    };
     for await (const line of lines) {
       if (line === '') continue;
       batch.push(relationshipOf(line));
       count += 1;
-      if (batch.length === 1_000) {
-        if (!stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: batch }))) {
-          await once(stream, 'drain');
-        }
-        batch = [];
-      }
+      if (batch.length === 1_000) await send();
     }
-    if (batch.length > 0)
-      stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: batch }));
-    stream.end();
-    await done;
+    if (batch.length > 0) await send();
+    if (stream) {
+      stream.end();
+      await done;
+    }
   } else {
     let batch: v1.RelationshipUpdate[] = [];
     const flush = async () => {
@@ -181,6 +200,21 @@ async function measure(
   }
 }
 
+/** Several runs of one side as one figure: total lines over total seconds, the worst RSS. */
+function combine(runs: Measured[]): Measured & { runs: Measured[] } {
+  const first = runs[0] as Measured;
+  const lines = runs.reduce((sum, r) => sum + r.lines, 0);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  return {
+    ...first,
+    lines: first.lines,
+    seconds: Math.round((seconds / runs.length) * 100) / 100,
+    linesPerSecond: Math.round(lines / seconds),
+    peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
+    runs,
+  };
+}
+
 async function main(): Promise<void> {
   const createLines = Number(process.env.BENCH_IMPORT_LINES ?? 1_000_000);
   const touchLines = Number(process.env.BENCH_TOUCH_LINES ?? 200_000);
@@ -201,33 +235,32 @@ async function main(): Promise<void> {
       `bulk import: ${createLines.toLocaleString('en-US')} lines (create), ${touchLines.toLocaleString('en-US')} lines (touch); spicedb serve on a fresh PostgreSQL database per measurement`,
     );
     const script = path.join(repoRoot, 'scripts/import.ts');
-    const bareCreate = await measure(
-      'bare ImportBulkRelationships (one stream)',
-      [thisFile, '--baseline', 'create', createFile],
+    // The machine is shared, so its load drifts: each pair runs in A B B A order (BENCH_REPEATS
+    // rounds of two) and each side's rate is its total lines over its total time.
+    const repeats = Number(process.env.BENCH_REPEATS ?? 1);
+    const pair = async (
+      first: [string, string[]],
+      second: [string, string[]],
+      lines: number,
+    ): Promise<[Measured, Measured]> => {
+      const runs: [Measured[], Measured[]] = [[], []];
+      for (let round = 0; round < repeats; round += 1) {
+        for (const side of [0, 1, 1, 0] as const) {
+          const [name, args] = side === 0 ? first : second;
+          runs[side].push(await measure(name, args, lines, schemaText, binary));
+        }
+      }
+      return [combine(runs[0]), combine(runs[1])];
+    };
+    const [bareCreate, create] = await pair(
+      ['bare ImportBulkRelationships loop', [thisFile, '--baseline', 'create', createFile]],
+      ['npm run import -- --mode create', [script, createFile, '--mode', 'create']],
       createLines,
-      schemaText,
-      binary,
     );
-    const create = await measure(
-      'npm run import -- --mode create',
-      [script, createFile, '--mode', 'create'],
-      createLines,
-      schemaText,
-      binary,
-    );
-    const sequentialTouch = await measure(
-      'sequential WriteRelationships x1,000 TOUCH',
-      [thisFile, '--baseline', 'touch', touchFile],
+    const [sequentialTouch, touch] = await pair(
+      ['sequential WriteRelationships x1,000 TOUCH', [thisFile, '--baseline', 'touch', touchFile]],
+      ['npm run import -- (touch)', [script, touchFile]],
       touchLines,
-      schemaText,
-      binary,
-    );
-    const touch = await measure(
-      'npm run import -- (touch)',
-      [script, touchFile],
-      touchLines,
-      schemaText,
-      binary,
     );
 
     const createRatio = Math.round((create.linesPerSecond / bareCreate.linesPerSecond) * 100) / 100;
