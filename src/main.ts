@@ -4,6 +4,7 @@ import { connectSpiceDb, createServices, ensureSchema, jwtSecretOf } from './app
 import { ConfigError, loadEnv } from './config/env.js';
 import { createLogger } from './observability/logger.js';
 import { ServiceMetrics } from './observability/metrics.js';
+import { currentRequestScope } from './observability/request-context.js';
 import { createHttpServer, DEFAULT_WEB_ROOT, shutdownGracefully } from './server.js';
 
 async function main(): Promise<void> {
@@ -36,7 +37,11 @@ async function main(): Promise<void> {
     metrics,
     ...(devSecret !== undefined ? { devTokens: { secret: devSecret } } : {}),
     onError: ({ path: procedure, code, error }) => {
-      if (code === 'INTERNAL_SERVER_ERROR') log.error({ procedure, err: error }, 'request failed');
+      // Called inside the request's scope: the line carries its request id.
+      const requestLog = currentRequestScope()?.log ?? log;
+      if (code === 'INTERNAL_SERVER_ERROR') {
+        requestLog.error({ procedure, err: error }, 'request failed');
+      }
     },
   });
   server.listen(env.PORT, env.HOST, () => {

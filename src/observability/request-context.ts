@@ -32,9 +32,6 @@ export function observeProcedure(
   const scope = storage.getStore();
   if (scope === undefined) return;
   scope.metrics?.observeProcedure(procedure, type, code, seconds);
-  if (code === 'INTERNAL_SERVER_ERROR') {
-    scope.log.error({ procedure, code }, 'procedure failed');
-  } else {
-    scope.log.debug({ procedure, code, ms: Math.round(seconds * 1000) }, 'procedure done');
-  }
+  // Failures are logged with their error by the HTTP server's onError; this is the trace.
+  scope.log.debug({ procedure, code, ms: Math.round(seconds * 1000) }, 'procedure done');
 }
