@@ -590,6 +590,36 @@ describe('bad input is BAD_REQUEST with a message naming the field', () => {
     expect((error as Error).message).toContain(field);
   });
 
+  it('accepts ids at the edges of the rule: 1024 characters, every allowed symbol', async () => {
+    const long = 'o'.repeat(1024);
+    const symbols = 'a/b_c|d-e=f+g';
+    const longUser = 'u'.repeat(1024);
+    const founder = await app.as(longUser);
+    expect((await founder.org.create({ orgId: long })).zedToken).not.toBe('');
+    await founder.org.addMember({ orgId: long, userId: symbols, role: 'member' });
+    await founder.project.create({ orgId: long, projectId: symbols });
+    await founder.cluster.create({ projectId: symbols, clusterId: long });
+    await founder.volume.create({ projectId: symbols, volumeId: symbols });
+    await founder.project.addCollaborator({ projectId: symbols, userId: symbols });
+    const member = await app.as(symbols);
+    expect(
+      (await member.authz.check({ resource: `cluster:${long}`, permission: 'ssh' })).allowed,
+    ).toBe(true);
+    expect(
+      (await member.authz.check({ resource: `organization:${long}`, permission: 'write_billing' }))
+        .allowed,
+    ).toBe(false);
+    expect(
+      (await member.authz.lookupResources({ resourceType: 'volume', permission: 'read_write' }))
+        .resourceIds,
+    ).toEqual([symbols]);
+    const { members } = await founder.org.listMembers({ orgId: long });
+    expect(members).toEqual([
+      { userId: longUser, role: 'owner' },
+      { userId: symbols, role: 'member' },
+    ]);
+  });
+
   it('refuses unknown permissions and types in checkBulk and the lookups', async () => {
     const backend = await app.as(BACKEND_USER, BACKEND_SCOPE);
     const refusal = (promise: Promise<unknown>) =>
