@@ -360,11 +360,30 @@ export async function explainPermission(
   }
 
   const ranked = alternatives
-    .map((a) => [...new Set(a.needs.filter((n) => !n.subjects.has(subject)).map((n) => n.leaf))])
-    .filter((lacking) => lacking.length > 0)
-    .sort((a, b) => a.length - b.length || a.join().localeCompare(b.join()));
-  const missing = [...new Set(ranked.map((lacking) => lacking.join(' & ')))];
-  const rules = rulesOf(schema, [[target]]);
+    .map((a) => ({
+      lacking: [...new Set(a.needs.filter((n) => !n.subjects.has(subject)).map((n) => n.leaf))],
+      held: [...new Set(a.needs.filter((n) => n.subjects.has(subject)).map((n) => n.leaf))],
+    }))
+    .filter((a) => a.lacking.length > 0)
+    .sort(
+      (a, b) =>
+        a.lacking.length - b.lacking.length || a.lacking.join().localeCompare(b.lacking.join()),
+    );
+  const missing = [...new Set(ranked.map((a) => a.lacking.join(' & ')))];
+  // What each alternative lacks, and what of it the subject already holds.
+  const options = [
+    ...new Set(
+      ranked.map(
+        (a) =>
+          a.lacking.join(' & ') +
+          (a.held.length > 0 ? ` (with ${a.held.join(' & ')}, which it holds)` : ''),
+      ),
+    ),
+  ];
+  const rules = rulesOf(
+    schema,
+    alternatives.length > 0 ? alternatives.flatMap((a) => a.needs.map((n) => n.chain)) : [[target]],
+  );
   if (missing.length === 0) {
     // Nothing reachable could grant it: the relations the expression starts from are missing.
     const expression = schema.get(request.resource.type)?.permissions.get(request.permission);
@@ -387,7 +406,7 @@ export async function explainPermission(
     relationships: [],
     missing,
     rules,
-    explanation: `no relation grants ${target} to ${subject}; it needs one of: ${missing.join(', ')} (${rules.join('; ')})`,
+    explanation: `no relation grants ${target} to ${subject}; it needs one of: ${options.join(', ')} (${rules.join('; ')})`,
   };
 }
 
