@@ -305,18 +305,22 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
       );
       const key = outcomes.join(',');
       tally.set(key, (tally.get(key) ?? 0) + 1);
+      const what = `${orgId}: ${key}`;
       const transfers = outcomes.slice(0, 2).filter((x) => x === 'ok').length;
-      expect(transfers, orgId).toBeLessThanOrEqual(1);
+      expect(transfers, what).toBeLessThanOrEqual(1);
       const owners = await ownersOf(orgId);
-      expect(owners, orgId).toHaveLength(1);
+      expect(owners, what).toHaveLength(1);
       const finalRoles = await orgRolesOf(orgId);
-      for (const [userId, held] of finalRoles) expect(held, `${orgId} ${userId}`).toHaveLength(1);
+      for (const [userId, held] of finalRoles) expect(held, `${what} ${userId}`).toHaveLength(1);
       const newOwner = owners[0] as string;
-      if (transfers === 1) {
-        expect(newOwner).not.toBe('xr-owner');
-        expect(finalRoles.get('xr-owner')).toEqual(['admin']);
-      } else {
-        expect(newOwner).toBe('xr-owner');
+      // A call that timed out (SERVICE_UNAVAILABLE) may or may not have applied: only the
+      // invariants above hold then; otherwise the acknowledged outcomes fix the owner.
+      const ambiguous = outcomes.some((x) => x === 'SERVICE_UNAVAILABLE');
+      if (!ambiguous && transfers === 1) {
+        expect(newOwner, what).not.toBe('xr-owner');
+        expect(finalRoles.get('xr-owner'), what).toEqual(['admin']);
+      } else if (!ambiguous) {
+        expect(newOwner, what).toBe('xr-owner');
       }
       expect(await allowed(`organization:${orgId}`, 'write_billing', newOwner)).toBe(true);
     }
