@@ -236,7 +236,11 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const progress =
     options.progress === false
       ? undefined
-      : new Progress({ label: `import ${options.mode}`, total: validation.valid, unit: 'lines' });
+      : new Progress({
+          label: `import ${options.mode}${dryRun ? ' dry-run' : ''}`,
+          total: validation.valid,
+          unit: 'lines',
+        });
 
   // Pass 2: batches in order, several in flight; the checkpoint advances over the prefix of
   // batches that are all acknowledged, so a batch finishing early never skips a slower one.
