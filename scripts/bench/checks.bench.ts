@@ -10,7 +10,7 @@
  * Prints a table per server and writes every figure to bench/results/checks.json.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,11 @@ import {
 } from './spicedb-servers.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+/**
+ * serve-testing keeps relationships in go-memdb, meant for tests: at full scale one check takes
+ * about a second there (measured), so it gets a tenth of the platform unless told otherwise.
+ */
+const TESTING_SCALE = Number(process.env.BENCH_TESTING_SCALE ?? String(Math.min(SCALE, 0.1)));
 const RUN_MS = Number(process.env.BENCH_SECONDS ?? '4') * 1_000;
 const WARMUP_MS = Math.min(1_000, RUN_MS / 4);
 const MAX_OPS = 400_000;
@@ -65,6 +70,9 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const resultsFile = path.join(repoRoot, 'bench/results/checks.json');
 
 if (!Number.isFinite(SCALE) || SCALE <= 0) throw new Error('BENCH_SCALE must be a positive number');
+if (!Number.isFinite(TESTING_SCALE) || TESTING_SCALE <= 0) {
+  throw new Error('BENCH_TESTING_SCALE must be a positive number');
+}
 if (!Number.isFinite(RUN_MS) || RUN_MS <= 0) throw new Error('BENCH_SECONDS must be positive');
 
 v8.setFlagsFromString('--expose-gc');
@@ -188,39 +196,56 @@ const HEADER = `${'scenario'.padEnd(34)} ${'c'.padStart(3)} ${'checks/s'.padStar
 // ---------------------------------------------------------------------------------------------
 // Loading the platform
 
+/**
+ * Loads the platform with ImportBulkRelationships, one call per 50,000 relationships: each call
+ * is one transaction, and SpiceDB ends a call that runs past its streaming timeout (30 s).
+ */
 async function importPlatform(
   client: v1.ZedClientInterface,
   tuples: Iterable<RelationshipTuple>,
 ): Promise<number> {
   const iterator = tuples[Symbol.iterator]();
-  return new Promise((resolve, reject) => {
-    const stream = client.importBulkRelationships(
-      new Metadata(),
-      { deadline: new Date(Date.now() + 15 * 60_000) },
-      (error, response) => {
-        if (error) reject(error);
-        else resolve(Number(response?.numLoaded ?? 0));
-      },
-    );
-    const pump = () => {
-      for (;;) {
-        const relationships: v1.Relationship[] = [];
-        for (let step = iterator.next(); !step.done; step = iterator.next()) {
-          relationships.push(relationship(step.value));
-          if (relationships.length >= 5_000) break;
+  let exhausted = false;
+  const importChunk = () =>
+    new Promise<number>((resolve, reject) => {
+      const stream = client.importBulkRelationships(
+        new Metadata(),
+        { deadline: new Date(Date.now() + 10 * 60_000) },
+        (error, response) => {
+          if (error) reject(error);
+          else resolve(Number(response?.numLoaded ?? 0));
+        },
+      );
+      let sent = 0;
+      const pump = () => {
+        while (sent < 50_000) {
+          const relationships: v1.Relationship[] = [];
+          for (let step = iterator.next(); ; step = iterator.next()) {
+            if (step.done) {
+              exhausted = true;
+              break;
+            }
+            relationships.push(relationship(step.value));
+            if (relationships.length >= 5_000) break;
+          }
+          sent += relationships.length;
+          if (relationships.length > 0) {
+            const more = stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships }));
+            if (exhausted) break;
+            if (!more) {
+              stream.once('drain', pump);
+              return;
+            }
+          }
+          if (exhausted) break;
         }
-        if (relationships.length === 0) {
-          stream.end();
-          return;
-        }
-        if (!stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships }))) {
-          stream.once('drain', pump);
-          return;
-        }
-      }
-    };
-    pump();
-  });
+        stream.end();
+      };
+      pump();
+    });
+  let loaded = 0;
+  while (!exhausted) loaded += await importChunk();
+  return loaded;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -767,6 +792,9 @@ async function main() {
   const rows: Row[] = [];
   const servers: Array<{
     name: string;
+    date: string;
+    scale: number;
+    loadAverage: number[];
     relationships: number;
     loadSeconds: number;
     lookups: Lookup[];
@@ -788,10 +816,18 @@ async function main() {
           .map((l) => l.toFixed(1))
           .join(' ')} on ${os.cpus().length} CPUs)`,
       );
-      const result = await benchServer(spicedb, shape);
+      const scale = target === 'testing' ? TESTING_SCALE : SCALE;
+      const serverShape = platformShape(scale);
+      console.log(
+        `platform at scale ${scale}: ${serverShape.organizations} organizations, ${serverShape.organizations * serverShape.projectsPerOrg} projects, ${serverShape.organizations * serverShape.usersPerOrg} users`,
+      );
+      const result = await benchServer(spicedb, serverShape);
       rows.push(...result.rows);
       servers.push({
         name: spicedb.name,
+        date: new Date().toISOString(),
+        scale,
+        loadAverage: os.loadavg(),
         relationships: result.loaded,
         loadSeconds: result.loadSeconds,
         lookups: result.lookups,
@@ -810,6 +846,20 @@ async function main() {
     console.log(`  ${t.holds ? 'HOLDS ' : 'MISSES'} [${t.server}] ${t.target}: ${t.figures}`);
   }
   mkdirSync(path.dirname(resultsFile), { recursive: true });
+  // A run on some servers keeps the figures an earlier run wrote for the others.
+  const ran = new Set(servers.map((s) => s.name));
+  const earlier = existsSync(resultsFile)
+    ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Partial<{
+        servers: Array<{ name: string }>;
+        rows: Row[];
+        targets: TargetCheck[];
+      }>)
+    : {};
+  const kept = <T>(items: T[] | undefined, name: (item: T) => string) =>
+    (items ?? []).filter((item) => !ran.has(name(item)));
+  servers.unshift(...(kept(earlier.servers, (s) => s.name) as typeof servers));
+  rows.unshift(...kept(earlier.rows, (r) => r.server));
+  targets.unshift(...kept(earlier.targets, (t) => t.server));
   writeFileSync(
     resultsFile,
     `${JSON.stringify(
