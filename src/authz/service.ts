@@ -158,10 +158,12 @@ export class AuthzService {
     const projectDeletes = memberships
       .filter((m) => orgProjects.has(m.resourceId))
       .map((m) => remove(m));
+    // The organization role goes last: when the change needs several writes, every earlier
+    // chunk still meets the precondition that the user belongs to the organization.
     const updates = [
+      ...projectDeletes,
       remove(rel.orgRole(orgId, 'admin', userId)),
       remove(rel.orgRole(orgId, 'member', userId)),
-      ...projectDeletes,
     ];
     const preconditions = [
       mustNotMatch(filter.userOn('organization', orgId, userId, 'owner')),
