@@ -141,6 +141,50 @@ describe('playground/sample-org.yaml', () => {
     expect(result.stdout).toMatch(/\d+ failures in \d+ ms/);
   });
 
+  it("passes SpiceDB's own development package (the engine of zed validate and the playground)", (context) => {
+    // Built by scripts/playground/devvalidate/ensure.sh (minutes the first time): used when
+    // cached, required when DEVVALIDATE_REQUIRED=true.
+    const ensure = spawnSync('bash', ['scripts/playground/devvalidate/ensure.sh'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        ...(process.env.DEVVALIDATE_REQUIRED === 'true' ? {} : { DEVVALIDATE_NO_BUILD: 'true' }),
+      },
+      timeout: 900_000,
+    });
+    const binary = ensure.stdout.trim();
+    if (ensure.status !== 0 || binary === '') {
+      const reason = `devvalidate is not built (run bash scripts/playground/devvalidate/ensure.sh): ${ensure.stderr.trim()}`;
+      if (process.env.DEVVALIDATE_REQUIRED === 'true') throw new Error(reason);
+      console.log(`[playground] skipping: ${reason}`);
+      context.skip(reason);
+      return;
+    }
+    const good = spawnSync(binary, [SAMPLE_ORG_FILE], { encoding: 'utf8', timeout: 120_000 });
+    expect(good.stdout).toContain(`${matrixCells().length} assertions`);
+    expect(good.stdout).toContain(': 0 failures');
+    expect(good.status).toBe(0);
+
+    // It reports the broken copy's failures on the same lines as playground:validate.
+    const lines = readFileSync(SAMPLE_ORG_FILE, 'utf8').split('\n');
+    const flipped = lines.indexOf(
+      "    - 'organization:acme#write_billing@user:org_member_outside'",
+    );
+    const wrongPath = lines.indexOf("    - '[user:external_member] is <project:acme_ml#member>'");
+    lines[flipped] = "    - 'organization:acme#write_billing@user:owner'";
+    lines[wrongPath] = "    - '[user:external_member] is <project:acme_ml#admin>'";
+    const broken = path.join(workDir, 'broken-for-devvalidate.yaml');
+    writeFileSync(broken, lines.join('\n'));
+    const bad = spawnSync(binary, [broken], { encoding: 'utf8', timeout: 120_000 });
+    expect(bad.status).toBe(1);
+    const lineNumbers = (text: string) =>
+      [...text.matchAll(/\.yaml:(\d+): /g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    expect(lineNumbers(bad.stdout)).toEqual([flipped + 1, wrongPath + 1]);
+    const ours = validate(broken);
+    expect(lineNumbers(ours.stdout)).toEqual([flipped + 1, wrongPath + 1]);
+  });
+
   it('passes `zed validate` where the zed CLI can be built', (context) => {
     const ensure = spawnSync('bash', ['scripts/ensure-zed.sh'], {
       cwd: repoRoot,
