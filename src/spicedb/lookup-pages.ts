@@ -15,6 +15,10 @@ export interface LookupPagesOptions {
   maxParked?: number;
 }
 
+/** Results queued before the stream is paused (a page is at most 1,000), and resumed below. */
+const QUEUE_HIGH_WATER = 1_024;
+const QUEUE_LOW_WATER = 256;
+
 interface Parked {
   key: string;
   reader: PageReader;
@@ -26,11 +30,13 @@ interface Parked {
  *
  * A page ends after `limit` results, or at the stream's end: the reader then waits for one more
  * event, so a page tells for certain whether more follow (no empty last page to ask for). While
- * paused, gRPC flow control stops SpiceDB from sending more, so a paused stream holds one
- * result and a flow-control window of bytes, never the rest of the set.
+ * paused, gRPC flow control stops SpiceDB from sending more, so a stream holds at most about a
+ * page of results and a flow-control window of bytes, never the rest of the set.
  */
 class PageReader {
+  /** Results received and not yet read, from `head` on (an index, not shift(): O(1) a read). */
   private readonly queue: v1.LookupResourcesResponse[] = [];
+  private head = 0;
   private ended = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
@@ -40,8 +46,9 @@ class PageReader {
   constructor(private readonly stream: ClientReadableStream<v1.LookupResourcesResponse>) {
     stream.on('data', (response: v1.LookupResourcesResponse) => {
       this.queue.push(response);
-      // One result ahead is all a page needs: stop the flow until the next page asks.
-      if (this.queue.length > 1) stream.pause();
+      // Pausing and resuming per message costs more than the messages: let a page's worth
+      // queue, then stop the flow until a page asks for more.
+      if (this.queued >= QUEUE_HIGH_WATER) stream.pause();
       this.notify();
     });
     stream.on('end', () => {
@@ -55,6 +62,10 @@ class PageReader {
     });
   }
 
+  private get queued(): number {
+    return this.queue.length - this.head;
+  }
+
   private notify(): void {
     const wake = this.wake;
     this.wake = undefined;
@@ -63,9 +74,14 @@ class PageReader {
 
   private async next(): Promise<v1.LookupResourcesResponse | undefined> {
     for (;;) {
-      const item = this.queue.shift();
-      if (item !== undefined) {
-        if (this.queue.length <= 1) this.stream.resume();
+      if (this.head < this.queue.length) {
+        const item = this.queue[this.head] as v1.LookupResourcesResponse;
+        this.head += 1;
+        if (this.head === this.queue.length) {
+          this.queue.length = 0;
+          this.head = 0;
+        }
+        if (this.queued === QUEUE_LOW_WATER) this.stream.resume();
         return item;
       }
       if (this.ended) {
@@ -80,7 +96,7 @@ class PageReader {
   /** Waits until one more result is queued or the stream has ended; true when one is queued. */
   private async hasMore(): Promise<boolean> {
     for (;;) {
-      if (this.queue.length > 0) return true;
+      if (this.queued > 0) return true;
       if (this.ended) {
         if (this.failure !== undefined) throw this.failure;
         return false;
