@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,7 @@ beforeAll(async () => {
 });
 afterAll(() => {
   for (const connection of opened) connection.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe.skipIf(target.mode !== 'server')('bulk import into a real SpiceDB', () => {

@@ -5,7 +5,7 @@
  * PostgreSQL instance of this suite's own, so crashing it disturbs no one else.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +174,7 @@ beforeAll(async () => {
 });
 afterAll(() => {
   postgres?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe.skipIf(missing !== undefined)('bulk import survives kills', () => {

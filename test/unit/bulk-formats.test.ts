@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   formatOf,
   LineParser,
@@ -27,6 +27,7 @@ import { readSchemaFile } from '../../src/spicedb/connection.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bulk-unit-'));
 const rules = parseSchemaRules(await readSchemaFile());
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function recordsOf(name: string, text: string): Promise<ParsedRecord[]> {
   const file = path.join(dir, name);
