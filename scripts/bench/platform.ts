@@ -64,13 +64,11 @@ const rel = (
  */
 export function* platformRelationships(shape: PlatformShape): Generator<RelationshipTuple> {
   const next = random(42);
-  yield rel('user', AUDITOR, 'self', 'user', AUDITOR);
   for (let o = 0; o < shape.organizations; o += 1) {
     const org = orgId(o);
     yield rel('organization', org, 'member', 'user', AUDITOR);
     for (let u = 0; u < shape.usersPerOrg; u += 1) {
       const user = userId(o, u);
-      yield rel('user', user, 'self', 'user', user);
       yield rel('organization', org, u === 0 ? 'owner' : u < 5 ? 'admin' : 'member', 'user', user);
     }
     for (let p = 0; p < shape.projectsPerOrg; p += 1) {

@@ -33,7 +33,7 @@ const keyOf = (t: RelationshipTuple) => formatTuple(t);
 /**
  * The live relationships of one organization: its own (roles and organization#project), its
  * projects (found through project#organization and organization#project) with all of theirs,
- * the clusters and volumes of those projects, and user#self of every user involved.
+ * and the clusters and volumes of those projects.
  */
 export async function readOrganization(
   gateway: SpiceDbGateway,
@@ -79,17 +79,6 @@ export async function readOrganization(
         ),
       );
     }
-  }
-  const users = new Set(
-    [...found.values()].filter((t) => t.subjectType === 'user').map((t) => t.subjectId),
-  );
-  for (const userId of [...users].sort()) {
-    add(
-      await gateway.readRelationships(
-        { resourceType: 'user', resourceId: userId, relation: 'self' },
-        consistency,
-      ),
-    );
   }
   return [...found.values()].sort((a, b) => byText(keyOf(a), keyOf(b)));
 }

@@ -45,13 +45,6 @@ export const rel = {
     subjectType: 'project',
     subjectId: projectId,
   }),
-  self: (userId: string): RelationshipTuple => ({
-    resourceType: 'user',
-    resourceId: userId,
-    relation: 'self',
-    subjectType: 'user',
-    subjectId: userId,
-  }),
 };
 
 /** Filters over the same relationships, for reads and write preconditions. */

@@ -63,7 +63,7 @@ export const RELATIONS = {
   project: { organization: 'organization', admin: 'user', member: 'user' },
   cluster: { project: 'project' },
   volume: { project: 'project' },
-  user: { self: 'user' },
+  user: {},
 } as const;
 
 export type ResourceType = keyof typeof PUBLIC_PERMISSIONS;

@@ -43,9 +43,6 @@ const orgSubject = (orgId: string) => ({ subjectType: 'organization', subjectId:
  * so a concurrent change makes the write fail instead of breaking them.
  */
 export class AuthzService {
-  /** Users whose `self` relationship this instance has written. */
-  private readonly knownUsers = new Set<string>();
-
   constructor(private readonly spicedb: SpiceDbGateway) {}
 
   private fresh(requested?: RequestedConsistency): ReadConsistency {
@@ -76,14 +73,6 @@ export class AuthzService {
     return this.spicedb.exists(spec, { kind: 'fullyConsistent' });
   }
 
-  /** Makes `user:ID#view_profile` answer for a caller that no write has introduced yet. */
-  async ensureUser(userId: string): Promise<void> {
-    if (this.knownUsers.has(userId)) return;
-    await this.spicedb.write([touch(rel.self(userId))]);
-    if (this.knownUsers.size > 100_000) this.knownUsers.clear();
-    this.knownUsers.add(userId);
-  }
-
   async organizationExists(orgId: string, consistency?: RequestedConsistency): Promise<boolean> {
     return this.spicedb.exists(filter.orgOwner(orgId), this.fresh(consistency));
   }
@@ -102,7 +91,7 @@ export class AuthzService {
 
   async createOrganization(callerId: string, orgId: string): Promise<Written> {
     return this.write(
-      [touch(rel.orgRole(orgId, 'owner', callerId)), touch(rel.self(callerId))],
+      [touch(rel.orgRole(orgId, 'owner', callerId))],
       [mustNotMatch(filter.anything('organization', orgId))],
       () => Promise.resolve(new DomainError('CONFLICT', `organization ${orgId} already exists`)),
     );
@@ -110,7 +99,7 @@ export class AuthzService {
 
   async addMember(orgId: string, userId: string, role: AssignableOrgRole): Promise<Written> {
     return this.write(
-      [touch(rel.orgRole(orgId, role, userId)), touch(rel.self(userId))],
+      [touch(rel.orgRole(orgId, role, userId))],
       [
         mustMatch(filter.orgOwner(orgId)),
         mustNotMatch(filter.userOn('organization', orgId, userId)),
@@ -216,7 +205,8 @@ export class AuthzService {
     explain: () => Promise<DomainError>,
   ): Promise<Written> {
     let written: Written = { zedToken: '' };
-    for (let start = 0; start < updates.length; start += MAX_UPDATES_PER_WRITE) {
+    // At least one write, even an empty one: it checks the preconditions and yields a ZedToken.
+    for (let start = 0; start < Math.max(updates.length, 1); start += MAX_UPDATES_PER_WRITE) {
       written = await this.write(
         updates.slice(start, start + MAX_UPDATES_PER_WRITE),
         preconditions,
@@ -275,7 +265,6 @@ export class AuthzService {
         touch(rel.projectOrg(projectId, orgId)),
         touch(rel.orgProject(orgId, projectId)),
         touch(rel.projectRole(projectId, 'admin', callerId)),
-        touch(rel.self(callerId)),
       ],
       [mustMatch(filter.orgOwner(orgId)), mustNotMatch(filter.anything('project', projectId))],
       async () =>
@@ -290,7 +279,6 @@ export class AuthzService {
       [
         touch(rel.projectRole(projectId, 'admin', callerId)),
         remove(rel.projectRole(projectId, 'member', callerId)),
-        touch(rel.self(callerId)),
       ],
       [
         // The project still belongs to this organization...
@@ -374,7 +362,7 @@ export class AuthzService {
     }
     const role: ProjectRole = requestedRole ?? (isOrgAdmin ? 'admin' : 'member');
     return this.write(
-      [touch(rel.projectRole(projectId, role, userId)), touch(rel.self(userId))],
+      [touch(rel.projectRole(projectId, role, userId))],
       [
         mustMatch(filter.parentOf('project', projectId)),
         mustNotMatch(filter.userOn('project', projectId, userId)),
@@ -488,8 +476,6 @@ export class AuthzService {
     const found = await Promise.all([
       this.spicedb.readRelationships(filter.userAnywhere('organization', userId), strong),
       this.spicedb.readRelationships(filter.userAnywhere('project', userId), strong),
-      this.spicedb.readRelationships(filter.userAnywhere('user', userId), strong),
-      this.spicedb.readRelationships({ resourceType: 'user', resourceId: userId }, strong),
     ]);
     const unique = new Map<string, RelationshipTuple>();
     for (const r of found.flat()) {
@@ -497,9 +483,6 @@ export class AuthzService {
         `${r.resourceType}:${r.resourceId}#${r.relation}@${r.subjectType}:${r.subjectId}`,
         r,
       );
-    }
-    if (unique.size === 0) {
-      unique.set('self', rel.self(userId));
     }
     const written = await this.writeInChunks(
       [...unique.values()].map((r) => remove(r)),
@@ -512,7 +495,6 @@ export class AuthzService {
           ),
         ),
     );
-    this.knownUsers.delete(userId);
     return written;
   }
 }

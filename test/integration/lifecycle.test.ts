@@ -172,15 +172,16 @@ describe('org.removeMember', () => {
 
 describe('user.deleteAccount', () => {
   it.each<Persona>(['org_member_project_admin', 'external_admin', 'org_admin_joined', 'stranger'])(
-    'leaves nothing of %s: no check true, no lookup result, no relationship',
+    'leaves nothing of %s: no relationship, no check true but their own profile',
     async (persona) => {
       const userId = userOf(persona);
       const { zedToken } = await (await as(persona)).user.deleteAccount();
       expect(zedToken).not.toBe('');
       expect(await relationshipsOf(userId)).toEqual([]);
       const objects = { ...OBJECTS, user: [userId, userOf('owner')] };
-      expect(await grantsOf(userId, objects)).toEqual([]);
-      expect(await lookupsOf(userId)).toEqual([]);
+      // Seeing one's own profile is `self` in the schema, not a relationship: it is all that is left.
+      expect(await grantsOf(userId, objects)).toEqual([`user:${userId}#view_profile`]);
+      expect(await lookupsOf(userId)).toEqual([`user:${userId}#view_profile`]);
       const owner = await as('owner');
       const { members } = await owner.org.listMembers({ orgId });
       expect(members.map((m) => m.userId)).not.toContain(userId);

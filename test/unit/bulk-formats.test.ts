@@ -49,7 +49,7 @@ describe('schema rules parsed from schema.zed', () => {
       ]),
     );
     expect(relations).toEqual({
-      user: { self: ['user'] },
+      user: {},
       organization: { owner: ['user'], admin: ['user'], member: ['user'], project: ['project'] },
       project: { organization: ['organization'], admin: ['user'], member: ['user'] },
       cluster: { project: ['project'] },
@@ -102,7 +102,6 @@ describe('validation against schema.zed', () => {
       'project:p1#member@user:bob',
       'cluster:c1#project@project:p1',
       'volume:v1#project@project:p1',
-      'user:alice#self@user:alice',
       'project:a/b_c|d-e=f+g#admin@user:x',
     ]) {
       expect(problem(line), line).toBe('valid');
@@ -112,6 +111,7 @@ describe('validation against schema.zed', () => {
   it('names what does not fit', () => {
     expect(problem('team:t1#member@user:alice')).toMatch(/unknown resource type "team"/);
     expect(problem('project:p1#owner@user:alice')).toMatch(/unknown relation "owner" on project/);
+    expect(problem('user:alice#self@user:alice')).toMatch(/unknown relation "self" on user/);
     expect(problem('project:p1#view_name@user:alice')).toMatch(/is a permission of project/);
     expect(problem('project:p1#admin@organization:acme')).toMatch(
       /project#admin does not accept subject organization \(allowed: user\)/,
