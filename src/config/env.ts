@@ -9,12 +9,19 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+/** An empty variable means "not set": `PORT=` takes the default rather than becoming 0. */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+    schema,
+  );
+
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
 
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PORT: unsetIfEmpty(z.coerce.number().int().min(0).max(65535).default(3000)),
     HOST: z.string().min(1).default('127.0.0.1'),
     SPICEDB_ENDPOINT: optionalString.pipe(
       z
@@ -24,7 +31,7 @@ const envSchema = z
     ),
     SPICEDB_TOKEN: optionalString,
     SPICEDB_INSECURE: booleanString.default(false),
-    SPICEDB_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(5_000),
+    SPICEDB_TIMEOUT_MS: unsetIfEmpty(z.coerce.number().int().min(50).max(60_000).default(5_000)),
     AUTH_JWT_SECRET: optionalString,
     AUTH_JWKS_URL: optionalString.pipe(z.url().optional()),
     AUTH_JWT_ISSUER: optionalString,
@@ -35,13 +42,17 @@ const envSchema = z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
     /** Requests each caller (token sub) may make per second, and at once; 0 turns limiting off. */
-    RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(1_000),
-    RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(2_000),
+    RATE_LIMIT_PER_SECOND: unsetIfEmpty(z.coerce.number().min(0).max(1_000_000).default(1_000)),
+    RATE_LIMIT_BURST: unsetIfEmpty(z.coerce.number().int().min(0).max(1_000_000).default(2_000)),
     /** Where the audit trail of mutations goes: JSON lines on stdout or stderr, or nowhere. */
     AUDIT_LOG: z.enum(['stdout', 'stderr', 'off']).default('stdout'),
     /** How long fetched JWKS keys are trusted, and the least time between two JWKS fetches. */
-    AUTH_JWKS_CACHE_MAX_AGE_MS: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
-    AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    AUTH_JWKS_CACHE_MAX_AGE_MS: unsetIfEmpty(
+      z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+    ),
+    AUTH_JWKS_COOLDOWN_MS: unsetIfEmpty(
+      z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.SPICEDB_ENDPOINT !== undefined && env.SPICEDB_TOKEN === undefined) {
