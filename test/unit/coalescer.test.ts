@@ -101,14 +101,20 @@ function fakeConnection(calls: string[]): SpiceDbConnection {
                   request: item,
                   response: {
                     oneofKind: 'error' as const,
-                    error: { code: status.FAILED_PRECONDITION, message: 'nope not found' },
+                    error: {
+                      code: status.FAILED_PRECONDITION,
+                      message: 'nope not found',
+                      details: [],
+                    },
                   },
                 }
               : {
                   request: item,
                   response: {
                     oneofKind: 'item' as const,
-                    item: { permissionship: answer(item.resource?.objectId ?? '') },
+                    item: v1.CheckBulkPermissionsResponseItem.create({
+                      permissionship: answer(item.resource?.objectId ?? ''),
+                    }),
                   },
                 },
           ),
