@@ -429,8 +429,8 @@ async function benchServer(
         }),
       ],
     });
-    // The first call of a caller writes its `self` relationship; after it the service reads
-    // at least as fresh as that write. The direct calls use the same consistency.
+    // The direct calls use the service's own consistency: minimizeLatency while it has made no
+    // write, else at least as fresh as its last one.
     await caller.authz.check({ resource: 'user:bench_backend', permission: 'view_profile' });
     await http.authz.check.query({ resource: 'user:bench_backend', permission: 'view_profile' });
     const consistency = services.spicedb.consistency();

@@ -85,7 +85,7 @@ describe('check coalescing against a real SpiceDB', () => {
     for (const step of SAMPLE_SETUP) {
       ({ zedToken: lastToken } = await runStep(await app.as(step.actor), step.op, step.input));
     }
-    // Every persona signs in once, so the service writes their `self` relationship.
+    // Every persona signs in once, as callers do before they check.
     for (const persona of PERSONAS) {
       await (
         await app.as(userOf(persona))
