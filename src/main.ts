@@ -30,8 +30,12 @@ async function main(): Promise<void> {
     log.info({ schema }, `using ${connection.description}`);
   }
 
-  // DEVELOPMENT ONLY: minting tokens for any user id is never offered in production.
-  const devSecret = env.NODE_ENV === 'production' ? undefined : jwtSecretOf(env);
+  // DEVELOPMENT ONLY: minting tokens for any user id is offered only while the service trusts
+  // the well-known development secret (no AUTH_JWT_SECRET, no JWKS), never in production.
+  const usesDevelopmentSecret =
+    env.AUTH_JWT_SECRET === undefined && env.AUTH_JWKS_URL === undefined;
+  const devSecret =
+    env.NODE_ENV !== 'production' && usesDevelopmentSecret ? jwtSecretOf(env) : undefined;
   const server = createHttpServer(services, {
     log,
     metrics,
