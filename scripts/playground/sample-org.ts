@@ -10,7 +10,7 @@ import { createCallerFactory } from '../../src/trpc/trpc.js';
 
 const createCaller = createCallerFactory(appRouter);
 type Caller = ReturnType<typeof createCaller>;
-type Input = Record<string, string>;
+type Input = Record<string, unknown>;
 
 /**
  * The procedures SAMPLE_SETUP names. Inputs are plain records in matrix.ts; the service's own

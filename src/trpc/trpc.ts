@@ -115,15 +115,18 @@ export const consistencySchema = z
 type OrgPermission = PublicPermission<'organization'> | InternalPermission<'organization'>;
 type ProjectPermission = PublicPermission<'project'> | InternalPermission<'project'>;
 
+type Consistency = z.infer<typeof consistencySchema>;
+
 async function requirePermission(
   ctx: Context & { caller: Caller },
   resource: { type: string; id: string },
   permission: string,
   describe: string,
+  consistency: Consistency,
 ): Promise<void> {
   const { allowed } = await ctx.spicedb.check(
     { resource, permission, subject: { type: 'user', id: ctx.caller.userId } },
-    ctx.spicedb.consistency(),
+    ctx.spicedb.consistency(consistency),
   );
   if (!allowed) {
     throw new TRPCError({
@@ -133,21 +136,40 @@ async function requirePermission(
   }
 }
 
-/** A procedure on one organization, allowed only with `permission` on it. */
+/**
+ * The consistency of a base procedure's own checks: the caller's, else for a mutation the head
+ * revision (a write is never authorized by a revoked grant that another replica still caches),
+ * else this instance's read-your-writes default.
+ */
+function authorizationConsistency(type: string, requested: Consistency): Consistency {
+  if (requested !== undefined) return requested;
+  return type === 'mutation' ? { fullyConsistent: true } : undefined;
+}
+
+/**
+ * A procedure on one organization, allowed only with `permission` on it. Like every base
+ * procedure it honours the input's `consistency` for its own checks, so a token from another
+ * replica makes the authorization as fresh as the data read after it.
+ */
 export const orgProcedure = (permission: OrgPermission) =>
   authedProcedure
-    .input(z.object({ orgId: idSchema('orgId') }))
-    .use(async ({ ctx, input, next }) => {
+    .input(z.object({ orgId: idSchema('orgId'), consistency: consistencySchema }))
+    .use(async ({ ctx, input, type, next }) => {
+      const consistency = authorizationConsistency(type, input.consistency);
       try {
         await requirePermission(
           ctx,
           { type: 'organization', id: input.orgId },
           permission,
           `organization:${input.orgId}`,
+          consistency,
         );
       } catch (error) {
         // Only a refusal pays for the existence read that tells NOT_FOUND from FORBIDDEN.
-        if (error instanceof TRPCError && !(await ctx.authz.organizationExists(input.orgId))) {
+        if (
+          error instanceof TRPCError &&
+          !(await ctx.authz.organizationExists(input.orgId, consistency))
+        ) {
           throw new TRPCError({
             code: 'NOT_FOUND',
             message: `organization ${input.orgId} does not exist`,
@@ -161,9 +183,10 @@ export const orgProcedure = (permission: OrgPermission) =>
 /** A procedure on one project, allowed only with `permission` on it; knows the project's organization. */
 export const projectProcedure = (permission: ProjectPermission) =>
   authedProcedure
-    .input(z.object({ projectId: idSchema('projectId') }))
-    .use(async ({ ctx, input, next }) => {
-      const orgId = await ctx.authz.parentOf('project', input.projectId);
+    .input(z.object({ projectId: idSchema('projectId'), consistency: consistencySchema }))
+    .use(async ({ ctx, input, type, next }) => {
+      const consistency = authorizationConsistency(type, input.consistency);
+      const orgId = await ctx.authz.parentOf('project', input.projectId, consistency);
       if (orgId === undefined) {
         throw new TRPCError({
           code: 'NOT_FOUND',
@@ -175,6 +198,7 @@ export const projectProcedure = (permission: ProjectPermission) =>
         { type: 'project', id: input.projectId },
         permission,
         `project:${input.projectId}`,
+        consistency,
       );
       return next({ ctx: { orgId, projectId: input.projectId } });
     });
@@ -186,13 +210,19 @@ export const childProcedure = <K extends 'cluster' | 'volume'>(
   permission: PublicPermission<K>,
 ) =>
   authedProcedure
-    .input(z.object({ [field]: idSchema(field) }) as unknown as z.ZodType<Record<`${K}Id`, string>>)
-    .use(async ({ ctx, input, next }) => {
+    .input(
+      z.object({
+        [field]: idSchema(field),
+        consistency: consistencySchema,
+      }) as unknown as z.ZodType<Record<`${K}Id`, string> & { consistency?: Consistency }>,
+    )
+    .use(async ({ ctx, input, type, next }) => {
+      const consistency = authorizationConsistency(type, input.consistency);
       const id = input[field];
-      const projectId = await ctx.authz.parentOf(kind, id);
+      const projectId = await ctx.authz.parentOf(kind, id, consistency);
       if (projectId === undefined) {
         throw new TRPCError({ code: 'NOT_FOUND', message: `${kind} ${id} does not exist` });
       }
-      await requirePermission(ctx, { type: kind, id }, permission, `${kind}:${id}`);
+      await requirePermission(ctx, { type: kind, id }, permission, `${kind}:${id}`, consistency);
       return next({ ctx: { projectId, childId: id } });
     });

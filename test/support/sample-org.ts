@@ -6,7 +6,7 @@ import { createCallerFactory } from '../../src/trpc/trpc.js';
 import { createTestApp, type TestApp } from './app.js';
 
 type Caller = Awaited<ReturnType<TestApp['as']>>;
-type Input = Record<string, string>;
+type Input = Record<string, unknown>;
 
 /**
  * The procedures SAMPLE_SETUP names, by their `router.procedure` path. Inputs are plain records

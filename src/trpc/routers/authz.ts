@@ -9,6 +9,7 @@ import {
   RESOURCE_TYPES,
   type PublicPermission,
 } from '../../authz/schema.js';
+import type { RequestedConsistency } from '../../spicedb/consistency.js';
 import type { CheckOutcome } from '../../spicedb/gateway.js';
 import { BACKEND_SCOPE, type Caller } from '../auth.js';
 import type { Context } from '../context.js';
@@ -64,15 +65,19 @@ function subjectFor(caller: Caller, subject: ObjectRef | undefined): ObjectRef {
 }
 
 /** lookupSubjects reveals who holds access: callers need to be allowed to read that list. */
-async function assertMayListSubjects(ctx: Context & { caller: Caller }, resource: ObjectRef) {
+async function assertMayListSubjects(
+  ctx: Context & { caller: Caller },
+  resource: ObjectRef,
+  requested: RequestedConsistency | undefined,
+) {
   if (ctx.caller.scopes.has(BACKEND_SCOPE)) return;
   const subject = { type: 'user', id: ctx.caller.userId };
-  const consistency = ctx.spicedb.consistency();
+  const consistency = ctx.spicedb.consistency(requested);
   let target: { resource: ObjectRef; permission: string } | undefined;
   if (resource.type === 'organization') target = { resource, permission: 'read_members' };
   if (resource.type === 'project') target = { resource, permission: 'read_collaborators' };
   if (resource.type === 'cluster' || resource.type === 'volume') {
-    const projectId = await ctx.authz.parentOf(resource.type, resource.id);
+    const projectId = await ctx.authz.parentOf(resource.type, resource.id, requested);
     if (projectId !== undefined) {
       target = { resource: { type: 'project', id: projectId }, permission: 'read_collaborators' };
     }
@@ -173,7 +178,7 @@ export const authzRouter = router({
     )
     .query(async ({ ctx, input }) => {
       assertPermission(input.resource, input.permission);
-      await assertMayListSubjects(ctx, input.resource);
+      await assertMayListSubjects(ctx, input.resource, input.consistency);
       const subjectIds = await ctx.spicedb.lookupSubjects(
         { resource: input.resource, permission: input.permission, subjectType: 'user' },
         ctx.spicedb.consistency(input.consistency),

@@ -23,7 +23,9 @@ export const projectRouter = router({
   join: authedProcedure
     .input(z.object({ projectId: idSchema('projectId') }))
     .mutation(async ({ ctx, input }) => {
-      const orgId = await ctx.authz.parentOf('project', input.projectId);
+      // Authorizing a write reads the head revision, as the base procedures do.
+      const head = { fullyConsistent: true } as const;
+      const orgId = await ctx.authz.parentOf('project', input.projectId, head);
       if (orgId === undefined) {
         throw new TRPCError({
           code: 'NOT_FOUND',
@@ -36,7 +38,7 @@ export const projectRouter = router({
           permission: 'join_projects',
           subject: { type: 'user', id: ctx.caller.userId },
         },
-        ctx.spicedb.consistency(),
+        ctx.spicedb.consistency(head),
       );
       if (!allowed) {
         throw new TRPCError({
