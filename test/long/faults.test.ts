@@ -48,7 +48,7 @@ interface Sample {
   status: number;
   code: string;
   allowed?: boolean;
-  userId?: string;
+  projectId?: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -173,9 +173,10 @@ describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under
           const result = await transportSafe(check);
           samples.push({ kind: 'check', start, end: performance.now(), ...result });
         } else {
-          const userId = `f-w-${(writeCounter += 1)}`;
+          // project.create is three relationships in one write: a half-applied one would show.
+          const projectId = `f-w-${(writeCounter += 1)}`;
           const result = await transportSafe(() =>
-            post('org.addMember', { orgId: 'f', userId, role: 'member' }, ownerToken),
+            post('project.create', { orgId: 'f', projectId }, ownerToken),
           );
           samples.push({
             kind: 'write',
@@ -183,7 +184,7 @@ describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under
             end: performance.now(),
             status: result.status,
             code: result.code,
-            userId,
+            projectId,
           });
         }
         await sleep(5);
@@ -217,8 +218,9 @@ describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under
   }
 
   /**
-   * Every acknowledged addMember is there in full; every other one is there in full or not at
-   * all (its two relationships were one write). Returns the counts.
+   * Every acknowledged project.create is there in full (its project#organization, the inverse
+   * organization#project and the creator's project#admin: one write); every other one is there
+   * in full or not at all. Returns the counts.
    */
   async function auditWrites(samples: Sample[]) {
     let acknowledged = 0;
@@ -226,26 +228,37 @@ describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under
     let halfApplied = 0;
     let unacknowledgedApplied = 0;
     for (const sample of samples.filter((s) => s.kind === 'write')) {
-      const userId = sample.userId as string;
-      const role = await present({
-        resourceType: 'organization',
-        resourceId: 'f',
-        relation: 'member',
-        subjectType: 'user',
-        subjectId: userId,
-      });
-      const self = await present({
-        resourceType: 'user',
-        resourceId: userId,
-        relation: 'self',
-        subjectType: 'user',
-        subjectId: userId,
-      });
-      if (role !== self) halfApplied += 1;
+      const projectId = sample.projectId as string;
+      const parts = [
+        await present({
+          resourceType: 'project',
+          resourceId: projectId,
+          relation: 'organization',
+          subjectType: 'organization',
+          subjectId: 'f',
+        }),
+        await present({
+          resourceType: 'organization',
+          resourceId: 'f',
+          relation: 'project',
+          subjectType: 'project',
+          subjectId: projectId,
+        }),
+        await present({
+          resourceType: 'project',
+          resourceId: projectId,
+          relation: 'admin',
+          subjectType: 'user',
+          subjectId: 'f-owner',
+        }),
+      ];
+      const all = parts.every(Boolean);
+      const none = !parts.some(Boolean);
+      if (!all && !none) halfApplied += 1;
       if (sample.code === 'ok') {
         acknowledged += 1;
-        if (!role || !self) lost += 1;
-      } else if (role && self) {
+        if (!all) lost += 1;
+      } else if (all) {
         unacknowledgedApplied += 1;
       }
     }
