@@ -9,26 +9,28 @@ import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
 
 const createCaller = createCallerFactory(appRouter);
-type Caller = ReturnType<typeof createCaller>;
+export type Caller = ReturnType<typeof createCaller>;
 type Input = Record<string, unknown>;
 
 /**
  * The procedures SAMPLE_SETUP names. Inputs are plain records in matrix.ts; the service's own
  * zod inputs validate them at run time.
  */
-const OPERATIONS: Record<string, (caller: Caller, input: Input) => Promise<{ zedToken: string }>> =
-  {
-    'org.create': (c, i) => c.org.create(i as Parameters<Caller['org']['create']>[0]),
-    'org.addMember': (c, i) => c.org.addMember(i as Parameters<Caller['org']['addMember']>[0]),
-    'project.create': (c, i) => c.project.create(i as Parameters<Caller['project']['create']>[0]),
-    'project.join': (c, i) => c.project.join(i as Parameters<Caller['project']['join']>[0]),
-    'project.addCollaborator': (c, i) =>
-      c.project.addCollaborator(i as Parameters<Caller['project']['addCollaborator']>[0]),
-    'project.setCollaboratorRole': (c, i) =>
-      c.project.setCollaboratorRole(i as Parameters<Caller['project']['setCollaboratorRole']>[0]),
-    'cluster.create': (c, i) => c.cluster.create(i as Parameters<Caller['cluster']['create']>[0]),
-    'volume.create': (c, i) => c.volume.create(i as Parameters<Caller['volume']['create']>[0]),
-  };
+export const SETUP_OPERATIONS: Record<
+  string,
+  (caller: Caller, input: Input) => Promise<{ zedToken: string }>
+> = {
+  'org.create': (c, i) => c.org.create(i as Parameters<Caller['org']['create']>[0]),
+  'org.addMember': (c, i) => c.org.addMember(i as Parameters<Caller['org']['addMember']>[0]),
+  'project.create': (c, i) => c.project.create(i as Parameters<Caller['project']['create']>[0]),
+  'project.join': (c, i) => c.project.join(i as Parameters<Caller['project']['join']>[0]),
+  'project.addCollaborator': (c, i) =>
+    c.project.addCollaborator(i as Parameters<Caller['project']['addCollaborator']>[0]),
+  'project.setCollaboratorRole': (c, i) =>
+    c.project.setCollaboratorRole(i as Parameters<Caller['project']['setCollaboratorRole']>[0]),
+  'cluster.create': (c, i) => c.cluster.create(i as Parameters<Caller['cluster']['create']>[0]),
+  'volume.create': (c, i) => c.volume.create(i as Parameters<Caller['volume']['create']>[0]),
+};
 
 /** The service's procedures over `connection`, callable as any user (HS256 tokens of its own). */
 export function serviceOver(connection: SpiceDbConnection): {
@@ -70,7 +72,7 @@ export function serviceOver(connection: SpiceDbConnection): {
 export async function buildSampleOrganization(connection: SpiceDbConnection): Promise<Services> {
   const service = serviceOver(connection);
   for (const step of SAMPLE_SETUP) {
-    const operation = OPERATIONS[step.op];
+    const operation = SETUP_OPERATIONS[step.op];
     if (operation === undefined) throw new Error(`SAMPLE_SETUP uses unknown operation ${step.op}`);
     await operation(await service.as(userOf(step.actor)), step.input);
   }

@@ -3,28 +3,8 @@ import { RESOURCE_TYPES } from '../../src/authz/schema.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
+import { SETUP_OPERATIONS } from '../../scripts/playground/sample-org.js';
 import { createTestApp, type TestApp } from './app.js';
-
-type Caller = Awaited<ReturnType<TestApp['as']>>;
-type Input = Record<string, unknown>;
-
-/**
- * The procedures SAMPLE_SETUP names, by their `router.procedure` path. Inputs are plain records
- * in matrix.ts; the service's own zod inputs validate them, so a cast is all that is needed here.
- */
-const OPERATIONS: Record<string, (caller: Caller, input: Input) => Promise<{ zedToken: string }>> =
-  {
-    'org.create': (c, i) => c.org.create(i as Parameters<Caller['org']['create']>[0]),
-    'org.addMember': (c, i) => c.org.addMember(i as Parameters<Caller['org']['addMember']>[0]),
-    'project.create': (c, i) => c.project.create(i as Parameters<Caller['project']['create']>[0]),
-    'project.join': (c, i) => c.project.join(i as Parameters<Caller['project']['join']>[0]),
-    'project.addCollaborator': (c, i) =>
-      c.project.addCollaborator(i as Parameters<Caller['project']['addCollaborator']>[0]),
-    'project.setCollaboratorRole': (c, i) =>
-      c.project.setCollaboratorRole(i as Parameters<Caller['project']['setCollaboratorRole']>[0]),
-    'cluster.create': (c, i) => c.cluster.create(i as Parameters<Caller['cluster']['create']>[0]),
-    'volume.create': (c, i) => c.volume.create(i as Parameters<Caller['volume']['create']>[0]),
-  };
 
 export interface SampleOrg {
   app: TestApp;
@@ -35,9 +15,9 @@ export interface SampleOrg {
 /** Runs one SAMPLE_SETUP step as its actor; unknown operations fail loudly. */
 export async function runSetupStep(
   app: TestApp,
-  step: { actor: Persona; op: string; input: Input },
+  step: { actor: Persona; op: string; input: Record<string, unknown> },
 ): Promise<string> {
-  const operation = OPERATIONS[step.op];
+  const operation = SETUP_OPERATIONS[step.op];
   if (operation === undefined) throw new Error(`SAMPLE_SETUP uses unknown operation ${step.op}`);
   const { zedToken } = await operation(await app.as(step.actor), step.input);
   if (!zedToken) throw new Error(`${step.op} by ${step.actor} returned no zedToken`);
