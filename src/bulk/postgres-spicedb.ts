@@ -5,9 +5,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { connectRemote } from '../spicedb/connection.js';
-import { sleep } from './spicedb-bulk.js';
+import { freePort, waitForPort } from '../spicedb/loopback.js';
 
 export interface PostgresSpiceDbOptions {
   binary: string;
@@ -15,18 +14,6 @@ export interface PostgresSpiceDbOptions {
   /** default postgres://postgres@127.0.0.1:5432 */
   postgresUrl?: string;
   namePrefix?: string;
-}
-
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function run(command: string, args: string[]): string {
@@ -79,7 +66,7 @@ export class PostgresSpiceDb {
       '--log-level',
       'warn',
     ]);
-    this.port = await freeLoopbackPort();
+    this.port = await freePort();
     await this.start();
     const connection = this.connect();
     try {
@@ -126,22 +113,14 @@ export class PostgresSpiceDb {
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
     this.child = child;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`spicedb serve exited: ${stderr}`);
-      const ready = await new Promise<boolean>((resolve) => {
-        const socket = net.connect(this.port, '127.0.0.1');
-        socket.once('connect', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once('error', () => resolve(false));
+    try {
+      await waitForPort(this.port, 60_000, child);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw new Error(`spicedb serve did not listen on ${this.endpoint}: ${stderr}`, {
+        cause: error,
       });
-      if (ready) return;
-      await sleep(100);
     }
-    child.kill('SIGKILL');
-    throw new Error(`spicedb serve did not listen on ${this.endpoint}: ${stderr}`);
   }
 
   /** SIGKILL: no graceful shutdown, in-flight transactions are cut. */
