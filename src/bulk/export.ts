@@ -14,15 +14,12 @@ import {
 } from './checkpoint.js';
 import { formatOf, preamble, serialize, type BulkFormat } from './formats.js';
 import { Progress } from './progress.js';
+import { describeError } from '../spicedb/errors.js';
 import {
-  backoffDelay,
-  DEFAULT_RETRY,
-  describeError,
+  bulkCallPolicy,
   exportStream,
   fromProto,
-  isRetryable,
   readSchemaText,
-  sleep,
   type BulkClient,
   type RetryPolicy,
 } from './spicedb-bulk.js';
@@ -54,7 +51,7 @@ export async function runExport(options: ExportOptions): Promise<ExportSummary> 
   const started = performance.now();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const format = options.format ?? formatOf(options.file);
-  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const retry = bulkCallPolicy(options.retry);
   const checkpointPath = options.checkpointPath ?? defaultCheckpointPath(options.file, 'export');
   const partialPath = `${options.file}.partial`;
   const summary: ExportSummary = { written: 0, resumedAt: 0, seconds: 0, peakRssMb: 0, ok: false };
@@ -117,11 +114,12 @@ export async function runExport(options: ExportOptions): Promise<ExportSummary> 
         }
         break;
       } catch (error) {
-        if (!isRetryable(error) || attempt >= retry.maxAttempts) throw error;
+        const delay = retry.retryDelay(error, 'read', attempt);
+        if (delay === undefined) throw error;
         log(`export interrupted (${describeError(error)}), resuming from the last page`);
         // nothing past the last complete page was written, so the cursor is exact
         ftruncateSync(fd, committedBytes);
-        await sleep(backoffDelay(retry, attempt));
+        await retry.pause(delay);
       }
     }
     closeSync(fd);

@@ -21,14 +21,12 @@ import {
   type RelationshipTuple,
 } from './relationship.js';
 import { parseSchemaRules, type SchemaRules } from './schema-rules.js';
+import { describeError } from '../spicedb/errors.js';
 import {
-  DEFAULT_RETRY,
-  describeError,
+  bulkCallPolicy,
   importChunk,
   isAlreadyExists,
-  isRetryable,
   readBack,
-  withRetries,
   writeBatch,
   type BulkClient,
   type RetryPolicy,
@@ -156,7 +154,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const format = options.format ?? formatOf(options.file);
   const rules = parseSchemaRules(options.schemaText);
-  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  const retry = bulkCallPolicy(options.retry);
   const maxReported = options.maxReported ?? 100;
   const dryRun = options.dryRun ?? false;
   const summary: ImportSummary = {
@@ -270,7 +268,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     const worker = async () => {
       while (next < slices.length) {
         const slice = slices[next++] as RelationshipTuple[];
-        await withRetries(retry, () => writeBatch(client, 'touch', slice, retry));
+        await writeBatch(client, 'touch', slice, retry);
       }
     };
     await Promise.all(Array.from({ length: Math.min(writeConcurrency, slices.length) }, worker));
@@ -289,8 +287,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
           await touchAll(relationships);
           return;
         }
-        if (!isRetryable(error) || attempt >= retry.maxAttempts) throw error;
-        // The stream died without a clear answer: it may have committed. Read it back.
+        // The stream died without a clear answer: it may have committed. Reading it back is what
+        // makes asking again safe, so it retries like a write that may be repeated.
+        if (retry.retryDelay(error, 'idempotent-write', attempt) === undefined) throw error;
         summary.readBacks += 1;
         const present = await readBack(client, relationships, exactByCheck, retry);
         const missing = relationships.filter((_, index) => !present[index]);
@@ -309,13 +308,10 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       await writeCreateChunk(batch.relationships);
     } else {
       const operation = options.mode === 'delete' ? 'delete' : 'touch';
-      await withRetries(
-        retry,
-        () => writeBatch(client, operation, batch.relationships, retry),
-        (error, attempt) =>
-          log(
-            `batch ending at line ${batch.lastLine}: attempt ${attempt} failed (${describeError(error)}), retrying`,
-          ),
+      await writeBatch(client, operation, batch.relationships, retry, (error, attempt) =>
+        log(
+          `batch ending at line ${batch.lastLine}: attempt ${attempt} failed (${describeError(error)}), retrying`,
+        ),
       );
     }
   };

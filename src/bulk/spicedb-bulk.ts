@@ -5,12 +5,15 @@
  */
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { v1 } from '@authzed/authzed-node';
+import { CallPolicy } from '../spicedb/call-policy.js';
 import { GrpcStatus, grpcStatusOf } from '../spicedb/errors.js';
+import { collectStream } from '../spicedb/streams.js';
 import { tupleOf } from '../spicedb/proto.js';
 import type { RelationshipTuple } from './relationship.js';
 
 export type BulkClient = v1.ZedClientInterface;
 
+/** The bulk tools' limits; `bulkCallPolicy` makes them the one call policy's options. */
 export interface RetryPolicy {
   /** attempts in all, the first included */
   maxAttempts: number;
@@ -27,54 +30,20 @@ export const DEFAULT_RETRY: RetryPolicy = {
   callTimeoutMs: 60_000,
 };
 
-/**
- * What may be retried: the server was unreachable or too slow, or a serialization conflict
- * aborted the transaction. Anything else (invalid argument, schema mismatch, permission) would
- * fail the same way again.
- */
-export const RETRYABLE = new Set<number>([
-  GrpcStatus.UNAVAILABLE,
-  GrpcStatus.DEADLINE_EXCEEDED,
-  GrpcStatus.ABORTED,
-]);
-
-export const isRetryable = (error: unknown) => {
-  const status = grpcStatusOf(error);
-  return status !== undefined && RETRYABLE.has(status.code);
-};
+/** Bulk calls are long: a deadline on each attempt, and only the attempts bound the whole. */
+export function bulkCallPolicy(retry: Partial<RetryPolicy> = {}): CallPolicy {
+  const limits = { ...DEFAULT_RETRY, ...retry };
+  return new CallPolicy({
+    attemptTimeoutMs: limits.callTimeoutMs,
+    totalTimeoutMs: Infinity,
+    maxAttempts: limits.maxAttempts,
+    baseDelayMs: limits.baseDelayMs,
+    maxDelayMs: limits.maxDelayMs,
+  });
+}
 
 export const isAlreadyExists = (error: unknown) =>
   grpcStatusOf(error)?.code === GrpcStatus.ALREADY_EXISTS;
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function backoffDelay(policy: RetryPolicy, attempt: number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return ceiling * (0.5 + Math.random() / 2);
-}
-
-/** Runs `operation` until it succeeds, fails for good, or the attempts run out. */
-export async function withRetries<T>(
-  policy: RetryPolicy,
-  operation: (attempt: number) => Promise<T>,
-  onRetry?: (error: unknown, attempt: number) => void,
-): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await operation(attempt);
-    } catch (error) {
-      if (!isRetryable(error) || attempt >= policy.maxAttempts) throw error;
-      onRetry?.(error, attempt);
-      await sleep(backoffDelay(policy, attempt));
-    }
-  }
-}
-
-export function describeError(error: unknown): string {
-  const status = grpcStatusOf(error);
-  if (status) return `${GrpcStatus[status.code]}: ${status.message}`;
-  return error instanceof Error ? error.message : String(error);
-}
 
 export function toProto(t: RelationshipTuple): v1.Relationship {
   return {
@@ -89,16 +58,16 @@ export function toProto(t: RelationshipTuple): v1.Relationship {
 
 export const fromProto = tupleOf;
 
-const deadline = (policy: RetryPolicy) => ({
-  deadline: new Date(Date.now() + policy.callTimeoutMs),
-});
-
-/** One WriteRelationships call: TOUCH or DELETE of at most 1,000 relationships, atomically. */
+/**
+ * One WriteRelationships: TOUCH or DELETE of at most 1,000 relationships, atomically; retried,
+ * as applying either twice is applying it once.
+ */
 export async function writeBatch(
   client: BulkClient,
   operation: 'touch' | 'delete',
   batch: readonly RelationshipTuple[],
-  policy: RetryPolicy,
+  policy: CallPolicy,
+  onRetry?: (error: unknown, attempt: number) => void,
 ): Promise<void> {
   const op =
     operation === 'touch'
@@ -108,7 +77,12 @@ export async function writeBatch(
     updates: batch.map((t) => ({ operation: op, relationship: toProto(t) })),
     optionalPreconditions: [],
   };
-  await client.promises.writeRelationships(request, new Metadata(), deadline(policy));
+  await policy.run(
+    'WriteRelationships',
+    'idempotent-write',
+    (options) => client.promises.writeRelationships(request, new Metadata(), options),
+    onRetry ? { onRetry } : {},
+  );
 }
 
 /**
@@ -119,12 +93,12 @@ export function importChunk(
   client: BulkClient,
   chunk: readonly RelationshipTuple[],
   messageSize: number,
-  policy: RetryPolicy,
+  policy: CallPolicy,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const stream = client.importBulkRelationships(
       new Metadata(),
-      deadline(policy),
+      policy.attemptOptions(),
       (error, response) => {
         if (error) reject(error);
         else resolve(Number(response?.numLoaded ?? 0));
@@ -158,7 +132,7 @@ export async function readBack(
   client: BulkClient,
   batch: readonly RelationshipTuple[],
   exactByCheck: (t: RelationshipTuple) => boolean,
-  policy: RetryPolicy,
+  policy: CallPolicy,
 ): Promise<boolean[]> {
   const present = new Array<boolean>(batch.length).fill(false);
   const byCheck: number[] = [];
@@ -169,7 +143,7 @@ export async function readBack(
   };
   for (let start = 0; start < byCheck.length; start += 500) {
     const indexes = byCheck.slice(start, start + 500);
-    const response = await withRetries(policy, () =>
+    const response = await policy.run('CheckBulkPermissions', 'read', (options) =>
       client.promises.checkBulkPermissions(
         {
           consistency: fully,
@@ -184,7 +158,7 @@ export async function readBack(
           }),
         },
         new Metadata(),
-        deadline(policy),
+        options,
       ),
     );
     indexes.forEach((index, position) => {
@@ -201,8 +175,8 @@ export async function readBack(
   }
   for (const index of byRead) {
     const t = batch[index] as RelationshipTuple;
-    const found = await withRetries(policy, () =>
-      collect(
+    const found = await policy.run('ReadRelationships', 'read', (options) =>
+      collectStream(
         client.readRelationships(
           {
             consistency: fully,
@@ -220,7 +194,7 @@ export async function readBack(
             },
           },
           new Metadata(),
-          deadline(policy),
+          options,
         ),
       ),
     );
@@ -231,20 +205,11 @@ export async function readBack(
   return present;
 }
 
-function collect<T>(stream: ClientReadableStream<T>): Promise<T[]> {
-  return new Promise((resolve, reject) => {
-    const items: T[] = [];
-    stream.on('data', (item: T) => items.push(item));
-    stream.on('error', reject);
-    stream.on('end', () => resolve(items));
-  });
-}
-
 export function exportStream(
   client: BulkClient,
   cursor: string | undefined,
   pageSize: number,
-  policy: RetryPolicy,
+  policy: CallPolicy,
 ): ClientReadableStream<v1.ExportBulkRelationshipsResponse> {
   return client.exportBulkRelationships(
     {
@@ -258,13 +223,13 @@ export function exportStream(
           }),
     },
     new Metadata(),
-    deadline(policy),
+    policy.attemptOptions(),
   );
 }
 
-export async function readSchemaText(client: BulkClient, policy: RetryPolicy): Promise<string> {
-  const response = await withRetries(policy, () =>
-    client.promises.readSchema({}, new Metadata(), deadline(policy)),
+export async function readSchemaText(client: BulkClient, policy: CallPolicy): Promise<string> {
+  const response = await policy.run('ReadSchema', 'read', (options) =>
+    client.promises.readSchema({}, new Metadata(), options),
   );
   return response.schemaText;
 }

@@ -1,29 +1,4 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { TRPCError } from '@trpc/server';
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
-
-/** Every gRPC status SpiceDB can answer with, mapped to the tRPC code callers see. */
-const GRPC_TO_TRPC: Record<GrpcStatus, TRPC_ERROR_CODE_KEY> = {
-  [GrpcStatus.OK]: 'INTERNAL_SERVER_ERROR',
-  [GrpcStatus.CANCELLED]: 'CLIENT_CLOSED_REQUEST',
-  [GrpcStatus.UNKNOWN]: 'INTERNAL_SERVER_ERROR',
-  [GrpcStatus.INVALID_ARGUMENT]: 'BAD_REQUEST',
-  // A deadline that expires means SpiceDB did not answer in time: the caller may retry later.
-  [GrpcStatus.DEADLINE_EXCEEDED]: 'SERVICE_UNAVAILABLE',
-  [GrpcStatus.NOT_FOUND]: 'NOT_FOUND',
-  [GrpcStatus.ALREADY_EXISTS]: 'CONFLICT',
-  // SpiceDB refusing the service's own preshared key is a deployment fault, not the caller's.
-  [GrpcStatus.PERMISSION_DENIED]: 'INTERNAL_SERVER_ERROR',
-  [GrpcStatus.RESOURCE_EXHAUSTED]: 'TOO_MANY_REQUESTS',
-  [GrpcStatus.FAILED_PRECONDITION]: 'PRECONDITION_FAILED',
-  [GrpcStatus.ABORTED]: 'CONFLICT',
-  [GrpcStatus.OUT_OF_RANGE]: 'BAD_REQUEST',
-  [GrpcStatus.UNIMPLEMENTED]: 'NOT_IMPLEMENTED',
-  [GrpcStatus.INTERNAL]: 'INTERNAL_SERVER_ERROR',
-  [GrpcStatus.UNAVAILABLE]: 'SERVICE_UNAVAILABLE',
-  [GrpcStatus.DATA_LOSS]: 'INTERNAL_SERVER_ERROR',
-  [GrpcStatus.UNAUTHENTICATED]: 'INTERNAL_SERVER_ERROR',
-};
 
 /** The embedded SpiceDB reports errors as Go strings: `rpc error: code = AlreadyExists desc = ...`. */
 const GO_CODE_NAMES: Record<string, GrpcStatus> = {
@@ -54,7 +29,7 @@ export interface SpiceDbErrorInfo {
 export function grpcStatusOf(error: unknown): SpiceDbErrorInfo | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const candidate = error as { code?: unknown; details?: unknown; message?: unknown };
-  if (typeof candidate.code === 'number' && candidate.code in GRPC_TO_TRPC) {
+  if (typeof candidate.code === 'number' && candidate.code in GrpcStatus) {
     const details = typeof candidate.details === 'string' ? candidate.details : '';
     const message = typeof candidate.message === 'string' ? candidate.message : '';
     return { code: candidate.code as GrpcStatus, message: details || message };
@@ -74,11 +49,6 @@ export function isGrpcStatus(error: unknown, ...codes: GrpcStatus[]): boolean {
   return info !== undefined && codes.includes(info.code);
 }
 
-export function trpcCodeForGrpc(code: GrpcStatus): TRPC_ERROR_CODE_KEY {
-  return GRPC_TO_TRPC[code];
-}
-
-/** Turns any SpiceDB failure into the tRPC error callers see, keeping the original as `cause`. */
 /**
  * SpiceDB reports a lost datastore (PostgreSQL down or restarting) as UNKNOWN or INTERNAL with
  * the driver's message: for callers that is SpiceDB being unavailable, not a service bug
@@ -87,25 +57,18 @@ export function trpcCodeForGrpc(code: GrpcStatus): TRPC_ERROR_CODE_KEY {
 const DATASTORE_UNREACHABLE =
   /failed to connect|connection refused|dial error|dial tcp|conn closed|connection reset|unexpected EOF|database system is (starting up|shutting down|in recovery mode)|terminating connection|SQLSTATE 57P0[1-3]|the database system is/i;
 
-function datastoreUnreachable(info: SpiceDbErrorInfo): boolean {
+export function datastoreUnreachable(info: SpiceDbErrorInfo): boolean {
   return (
     (info.code === GrpcStatus.UNKNOWN || info.code === GrpcStatus.INTERNAL) &&
     DATASTORE_UNREACHABLE.test(info.message)
   );
 }
 
-export function toTRPCError(error: unknown, context = 'SpiceDB request failed'): TRPCError {
-  if (error instanceof TRPCError) return error;
-  const info = grpcStatusOf(error);
-  if (info === undefined) {
-    return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: context, cause: error });
-  }
-  const code = datastoreUnreachable(info) ? 'SERVICE_UNAVAILABLE' : GRPC_TO_TRPC[info.code];
-  const message =
-    code === 'SERVICE_UNAVAILABLE'
-      ? `${context}: SpiceDB is unavailable (${GrpcStatus[info.code]})`
-      : `${context}: ${info.message}`;
-  return new TRPCError({ code, message, cause: error });
+/** A one-line description of a SpiceDB failure for logs and tool output. */
+export function describeError(error: unknown): string {
+  const status = grpcStatusOf(error);
+  if (status) return `${GrpcStatus[status.code]}: ${status.message}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 export { GrpcStatus };

@@ -3,7 +3,7 @@ import { ZodError, z } from 'zod';
 import { DomainError } from '../authz/errors.js';
 import { idSchema } from '../authz/ids.js';
 import type { InternalPermission, PublicPermission } from '../authz/schema.js';
-import { toTRPCError } from '../spicedb/errors.js';
+import { toTRPCError } from './spicedb-errors.js';
 import { observeProcedure } from '../observability/request-context.js';
 import { targetOf, zedTokenOf } from '../audit/audit-trail.js';
 import { AuthError, type Caller } from './auth.js';

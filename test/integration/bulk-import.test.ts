@@ -12,7 +12,7 @@ import { formatZed } from '../../src/bulk/relationship.js';
 import { sampleRelationship, writeSampleFile } from '../../src/bulk/sample.js';
 import {
   exportStream,
-  DEFAULT_RETRY,
+  bulkCallPolicy,
   fromProto,
   type BulkClient,
 } from '../../src/bulk/spicedb-bulk.js';
@@ -52,7 +52,12 @@ async function freshStore(): Promise<Store> {
 
 async function stored(client: BulkClient): Promise<string[]> {
   const keys: string[] = [];
-  for await (const page of exportStream(client, undefined, 1000, DEFAULT_RETRY) as AsyncIterable<{
+  for await (const page of exportStream(
+    client,
+    undefined,
+    1000,
+    bulkCallPolicy(),
+  ) as AsyncIterable<{
     relationships: Parameters<typeof fromProto>[0][];
   }>) {
     for (const r of page.relationships) keys.push(formatZed(fromProto(r)));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matrixCells, PERSONAS, SAMPLE_SETUP, userOf } from '../../src/authz/matrix.js';
 import type { ReadConsistency } from '../../src/spicedb/consistency.js';
-import { toTRPCError } from '../../src/spicedb/errors.js';
+import { toTRPCError } from '../../src/trpc/spicedb-errors.js';
 import { SpiceDbGateway, type CheckItem } from '../../src/spicedb/gateway.js';
 import { touch } from '../../src/spicedb/proto.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';

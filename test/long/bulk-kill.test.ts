@@ -8,15 +8,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCheckpointPath } from '../../src/bulk/checkpoint.js';
 import { formatZed } from '../../src/bulk/relationship.js';
 import { sampleRelationship, writeSampleFile } from '../../src/bulk/sample.js';
 import {
-  DEFAULT_RETRY,
+  bulkCallPolicy,
   exportStream,
   fromProto,
-  sleep,
   type BulkClient,
 } from '../../src/bulk/spicedb-bulk.js';
 import { connectRemote, readSchemaFile } from '../../src/spicedb/connection.js';
@@ -96,7 +96,12 @@ async function withClient<T>(spicedb: SpiceDbProcess, use: (c: BulkClient) => Pr
 async function stored(spicedb: SpiceDbProcess): Promise<string[]> {
   return withClient(spicedb, async (client) => {
     const keys: string[] = [];
-    for await (const page of exportStream(client, undefined, 5000, DEFAULT_RETRY) as AsyncIterable<{
+    for await (const page of exportStream(
+      client,
+      undefined,
+      5000,
+      bulkCallPolicy(),
+    ) as AsyncIterable<{
       relationships: Parameters<typeof fromProto>[0][];
     }>) {
       for (const r of page.relationships) keys.push(formatZed(fromProto(r)));

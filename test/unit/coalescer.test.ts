@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { WriteTokenTracker } from '../../src/spicedb/consistency.js';
 import type { SpiceDbApi, SpiceDbConnection } from '../../src/spicedb/connection.js';
-import { toTRPCError } from '../../src/spicedb/errors.js';
+import { toTRPCError } from '../../src/trpc/spicedb-errors.js';
 import { SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { v1 } from '../../src/spicedb/proto.js';
 

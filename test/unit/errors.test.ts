@@ -1,12 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
-import {
-  GrpcStatus,
-  grpcStatusOf,
-  isGrpcStatus,
-  toTRPCError,
-  trpcCodeForGrpc,
-} from '../../src/spicedb/errors.js';
+import { GrpcStatus, grpcStatusOf, isGrpcStatus } from '../../src/spicedb/errors.js';
+import { toTRPCError, trpcCodeForGrpc } from '../../src/trpc/spicedb-errors.js';
 
 /** Every numeric gRPC status the library knows. */
 const ALL_STATUSES = Object.values(GrpcStatus).filter((v): v is number => typeof v === 'number');
