@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { connectSpiceDb, createServices, ensureSchema, jwtSecretOf } from './app.js';
-import { ConfigError, loadEnv } from './config/env.js';
+import { loadEnv } from './config/env.js';
 import { createLogger } from './observability/logger.js';
 import { ServiceMetrics } from './observability/metrics.js';
 import { currentRequestScope } from './observability/request-context.js';
 import { createHttpServer, DEFAULT_WEB_ROOT, shutdownGracefully } from './server.js';
+import { listenFailure, spiceDbFailure, startupFailureLine } from './startup-failure.js';
 
 async function main(): Promise<void> {
   const env = loadEnv();
@@ -16,12 +17,17 @@ async function main(): Promise<void> {
     );
   }
   const metrics = new ServiceMetrics();
-  const connection = await connectSpiceDb(env);
+  const connection = await connectSpiceDb(env).catch((error: unknown) => {
+    throw spiceDbFailure(error, env);
+  });
   const services = createServices(env, connection, {
     onCall: metrics.observeSpiceDbCall,
     onBatch: metrics.observeCoalescedBatch,
   });
-  const schema = await ensureSchema(services.spicedb);
+  const schema = await ensureSchema(services.spicedb).catch((error: unknown) => {
+    connection.close();
+    throw spiceDbFailure(error, env);
+  });
   if (connection.kind === 'embedded') {
     log.info(
       'SPICEDB_ENDPOINT is not set: running an embedded, in-memory SpiceDB with schema.zed (data is lost on exit)',
@@ -39,6 +45,7 @@ async function main(): Promise<void> {
   const server = createHttpServer(services, {
     log,
     metrics,
+    cors: env.CORS_ORIGINS,
     ...(devSecret !== undefined ? { devTokens: { secret: devSecret } } : {}),
     onError: ({ path: procedure, code, error }) => {
       // Called inside the request's scope: the line carries its request id.
@@ -48,20 +55,29 @@ async function main(): Promise<void> {
       }
     },
   });
-  server.listen(env.PORT, env.HOST, () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : env.PORT;
-    const base = `http://${env.HOST}:${port}`;
-    log.info(`authz service listening on ${base} (tRPC at /trpc, metrics at /metrics)`);
-    if (existsSync(path.join(DEFAULT_WEB_ROOT, 'index.html'))) {
-      log.info(`access explorer at ${base}/explorer`);
-    } else {
-      log.info('the access-explorer page is not built: run `npm run build:web` to serve it');
-    }
-    if (devSecret !== undefined) {
-      log.warn('development mode: POST /dev/token mints caller tokens for any user id');
-    }
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      services.spicedb.close();
+      reject(listenFailure(error, env));
+    };
+    server.once('error', failed);
+    server.listen(env.PORT, env.HOST, () => {
+      server.off('error', failed);
+      resolve();
+    });
   });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : env.PORT;
+  const base = `http://${env.HOST}:${port}`;
+  log.info(`authz service listening on ${base} (tRPC at /trpc, metrics at /metrics)`);
+  if (existsSync(path.join(DEFAULT_WEB_ROOT, 'index.html'))) {
+    log.info(`access explorer at ${base}/explorer`);
+  } else {
+    log.info('the access-explorer page is not built: run `npm run build:web` to serve it');
+  }
+  if (devSecret !== undefined) {
+    log.warn('development mode: POST /dev/token mints caller tokens for any user id');
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -78,10 +94,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-  } else {
-    console.error('authz service failed to start:', error);
-  }
+  process.stderr.write(`${startupFailureLine(error)}\n`);
   process.exit(1);
 });

@@ -7,6 +7,7 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { SignJWT } from 'jose';
 import type { Logger } from 'pino';
 import { ID_PATTERN } from './authz/ids.js';
+import { applyCors, type CorsPolicy } from './http/cors.js';
 import { BACKEND_SCOPE } from './trpc/auth.js';
 import { createContextFactory, type Services } from './trpc/context.js';
 import { appRouter } from './trpc/routers/_app.js';
@@ -47,6 +48,8 @@ export interface HttpServerOptions {
    * main.ts passes it only when NODE_ENV is not `production` and an HS256 secret is in use.
    */
   devTokens?: { secret: string };
+  /** Browser origins allowed to call (CORS_ORIGINS); none when absent. */
+  cors?: CorsPolicy | undefined;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -166,6 +169,7 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
     res: http.ServerResponse,
     pathname: string,
   ): Promise<void> => {
+    if (applyCors(options.cors, req, res)) return;
     if (pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
       const ready = await services.spicedb.ready();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCorsOrigins } from '../http/cors.js';
 
 const booleanString = z
   .enum(['true', 'false', '1', '0', ''])
@@ -53,6 +54,18 @@ const envSchema = z
     AUTH_JWKS_COOLDOWN_MS: unsetIfEmpty(
       z.coerce.number().int().min(0).max(3_600_000).default(30_000),
     ),
+    /** Browser origins allowed to call the service (comma-separated exact origins, or `*`). */
+    CORS_ORIGINS: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        try {
+          return parseCorsOrigins(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
   })
   .superRefine((env, ctx) => {
     if (env.SPICEDB_ENDPOINT !== undefined && env.SPICEDB_TOKEN === undefined) {
