@@ -22,10 +22,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Metadata } from '@grpc/grpc-js';
 import { v1 } from '@authzed/authzed-node';
-import { PostgresSpiceDb, postgresAvailable } from '../../src/bulk/postgres-spicedb.js';
 import { writeSampleFile } from '../../src/bulk/sample.js';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
-import { spicedbBinary } from './spicedb-servers.js';
+import { postgresAvailable } from '../../testkit/postgres.js';
+import { ensureSpiceDbBinary } from '../../testkit/spicedb-binary.js';
+import { startSpiceDb } from '../../testkit/spicedb-process.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
@@ -187,16 +188,17 @@ async function measure(
   schemaText: string,
   binary: string,
 ): Promise<Measured> {
-  const server = await new PostgresSpiceDb({
+  const server = await startSpiceDb({
+    datastore: 'postgres',
     binary,
-    schemaText,
-    namePrefix: 'spicedb_bench_import',
+    schema: schemaText,
+    databasePrefix: 'spicedb_bench_import',
     ...(process.env.BENCH_POSTGRES_URL ? { postgresUrl: process.env.BENCH_POSTGRES_URL } : {}),
-  }).create();
+  });
   try {
     return await timeChild(name, args, server.env, lines);
   } finally {
-    await server.destroy();
+    await server.stop();
   }
 }
 
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
       'the import benchmark needs PostgreSQL at 127.0.0.1:5432 (or BENCH_POSTGRES_URL)',
     );
   }
-  const binary = spicedbBinary();
+  const binary = ensureSpiceDbBinary();
   const schemaText = await readSchemaFile();
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-import-'));
   try {

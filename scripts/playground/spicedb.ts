@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { loadEnv } from '../../src/config/env.js';
 import { connectRemote, type SpiceDbConnection } from '../../src/spicedb/connection.js';
 import { startEmbedded } from '../../src/spicedb/embedded.js';
 import { SpiceDbGateway } from '../../src/spicedb/gateway.js';
-import { findSpiceDbBinary, startServeTesting } from '../../test/support/spicedb-server.js';
+import { findSpiceDbBinary } from '../../testkit/spicedb-binary.js';
+import { startSpiceDb } from '../../testkit/spicedb-process.js';
 
 export interface ScriptSpiceDb {
   connection: SpiceDbConnection;
@@ -41,17 +41,12 @@ export function configuredSpiceDb(): ScriptSpiceDb | undefined {
 export async function privateSpiceDb(schema: string): Promise<ScriptSpiceDb> {
   const binary = findSpiceDbBinary();
   if (binary !== undefined) {
-    const server = await startServeTesting(binary);
-    if (server.target.mode !== 'server') throw new Error('serve-testing gave no endpoint');
-    const connection = connectRemote({
-      endpoint: server.target.endpoint,
-      token: `playground-${randomUUID()}`,
-      insecure: true,
-    });
+    const server = await startSpiceDb({ datastore: 'testing', binary });
+    const connection = server.connect();
     return {
       connection,
       gateway: new SpiceDbGateway(connection, { timeoutMs: TIMEOUT_MS }),
-      description: `${binary} serve-testing at ${server.target.endpoint}`,
+      description: `${binary} serve-testing at ${server.endpoint}`,
       own: true,
       close: async () => {
         connection.close();

@@ -2,11 +2,11 @@
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
-export async function freePort(): Promise<number> {
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));
@@ -18,12 +18,13 @@ export async function waitForPort(
   port: number,
   timeoutMs: number,
   child?: ChildProcess,
+  host = '127.0.0.1',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) throw new Error(`spicedb exited with ${child.exitCode}`);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
+      const socket = net.connect(port, host);
       socket.once('connect', () => {
         socket.destroy();
         resolve(true);
@@ -33,5 +34,5 @@ export async function waitForPort(
     if (open) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
+  throw new Error(`nothing listened on ${host}:${port} within ${timeoutMs} ms`);
 }

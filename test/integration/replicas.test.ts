@@ -1,5 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +7,10 @@ import { createHttpServer } from '../../src/server.js';
 import { connectRemote } from '../../src/spicedb/connection.js';
 import type { Services } from '../../src/trpc/context.js';
 import { testEnv } from '../support/app.js';
-import { findSpiceDbBinary, freePort, waitForPort } from '../support/spicedb-server.js';
 import { tokenFor } from '../support/tokens.js';
+import { postgresAvailable } from '../../testkit/postgres.js';
+import { requireSpiceDbBinary } from '../../testkit/spicedb-binary.js';
+import { startSpiceDb, type SpiceDbProcess } from '../../testkit/spicedb-process.js';
 
 /**
  * Two service instances, each with its own gateway and gRPC connection, in front of ONE
@@ -19,24 +19,13 @@ import { tokenFor } from '../support/tokens.js';
  * caller who writes through one and reads through the other with the returned ZedToken
  * (`atLeastAsFresh`) must see the write, every round.
  */
-const PG = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const QUANTIZATION = '5s';
 const ROUNDS = 40;
 
-const binary = findSpiceDbBinary();
-const pgReady =
-  spawnSync('pg_isready', ['-d', PG], { encoding: 'utf8' }).status === 0 &&
-  spawnSync('psql', [PG, '-c', 'select 1'], { encoding: 'utf8' }).status === 0;
-const missing = !binary ? 'the spicedb binary' : !pgReady ? `PostgreSQL at ${PG}` : undefined;
-if (missing) {
-  if (process.env.CI === 'true') throw new Error(`replicas test needs ${missing}`);
-  console.warn(`[replicas] skipped: needs ${missing}`);
-}
-
-function psql(sql: string): void {
-  const result = spawnSync('psql', [PG, '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`psql ${sql}: ${result.stderr}`);
-}
+// A missing part fails the suite (never a skip).
+const binary = requireSpiceDbBinary();
+if (!postgresAvailable())
+  throw new Error('the replicas test needs PostgreSQL (PG_URL or 127.0.0.1:5432)');
 
 interface Replica {
   services: Services;
@@ -52,54 +41,20 @@ async function startReplica(endpoint: string, key: string): Promise<Replica> {
   return { services, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-describe.skipIf(missing !== undefined)('two service replicas on one SpiceDB (PostgreSQL)', () => {
-  const database = `spicedb_ops_replicas_${randomBytes(4).toString('hex')}`;
-  const uri = `${PG}/${database}?sslmode=disable`;
-  const key = `replicas-${randomBytes(8).toString('hex')}`;
-  let spicedb: ChildProcess | undefined;
+describe('two service replicas on one SpiceDB (PostgreSQL)', () => {
+  let spicedb: SpiceDbProcess | undefined;
   let a: Replica;
   let b: Replica;
 
   beforeAll(async () => {
-    psql(`create database ${database}`);
-    const migrate = spawnSync(
-      binary!,
-      [
-        'datastore',
-        'migrate',
-        'head',
-        '--datastore-engine',
-        'postgres',
-        '--datastore-conn-uri',
-        uri,
-      ],
-      { encoding: 'utf8' },
-    );
-    if (migrate.status !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
-    const port = await freePort();
-    spicedb = spawn(
-      binary!,
-      [
-        'serve',
-        '--grpc-preshared-key',
-        key,
-        '--datastore-engine',
-        'postgres',
-        '--datastore-conn-uri',
-        uri,
-        '--grpc-addr',
-        `127.0.0.1:${port}`,
-        '--http-enabled=false',
-        '--metrics-addr',
-        '127.0.0.1:0',
-        '--datastore-revision-quantization-interval',
-        QUANTIZATION,
-      ],
-      { stdio: 'ignore' },
-    );
-    await waitForPort(port, 30_000, spicedb);
-    a = await startReplica(`127.0.0.1:${port}`, key);
-    b = await startReplica(`127.0.0.1:${port}`, key);
+    spicedb = await startSpiceDb({
+      datastore: 'postgres',
+      binary,
+      databasePrefix: 'spicedb_ops_replicas',
+      quantization: QUANTIZATION,
+    });
+    a = await startReplica(spicedb.endpoint, spicedb.token);
+    b = await startReplica(spicedb.endpoint, spicedb.token);
     expect(await ensureSchema(a.services.spicedb)).toBe('written');
     // B may not see A's schema yet (ReadSchema is served within the quantization window too),
     // then writes the same text again: harmless, and what a second replica starting does.
@@ -112,12 +67,7 @@ describe.skipIf(missing !== undefined)('two service replicas on one SpiceDB (Pos
       await new Promise<void>((resolve) => replica.server.close(() => resolve()));
       replica.services.spicedb.close();
     }
-    if (spicedb && spicedb.exitCode === null) {
-      const exited = new Promise((resolve) => spicedb?.once('exit', resolve));
-      spicedb.kill('SIGTERM');
-      await exited;
-    }
-    psql(`drop database if exists ${database} with (force)`);
+    await spicedb?.stop();
   });
 
   const clientOf = async (

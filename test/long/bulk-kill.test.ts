@@ -21,26 +21,16 @@ import {
 } from '../../src/bulk/spicedb-bulk.js';
 import { connectRemote, readSchemaFile } from '../../src/spicedb/connection.js';
 import {
-  findPostgresBin,
-  inCi,
-  migrateSpiceDb,
-  requireSpiceDbBinary,
+  requirePostgresBin,
   startOwnPostgres,
-  startSpiceDbServe,
   type PostgresProcess,
-  type SpiceDbProcess,
-} from './support/processes.js';
+} from '../../testkit/postgres-process.js';
+import { requireSpiceDbBinary } from '../../testkit/spicedb-binary.js';
+import { startSpiceDb, type SpiceDbProcess } from '../../testkit/spicedb-process.js';
 
+// A missing part fails the suite (never a skip).
 const binary = requireSpiceDbBinary();
-const pgBin = findPostgresBin();
-if (pgBin === undefined && inCi()) throw new Error('CI needs the PostgreSQL server binaries');
-const missing =
-  binary === undefined
-    ? 'the spicedb binary'
-    : pgBin === undefined
-      ? 'PostgreSQL binaries'
-      : undefined;
-if (missing) console.warn(`bulk kill tests skipped: ${missing} not found`);
+const pgBin = requirePostgresBin();
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'bulk-kill-'));
@@ -60,22 +50,15 @@ async function freshServer(): Promise<Server> {
   const pg = postgres as PostgresProcess;
   const database = `bulk_kill_${(databases += 1)}`;
   pg.psql('postgres', `CREATE DATABASE ${database}`);
-  migrateSpiceDb(binary as string, pg.connUri(database));
-  const spicedb = await startSpiceDbServe(binary as string, [
-    '--datastore-engine',
-    'postgres',
-    '--datastore-conn-uri',
-    pg.connUri(database),
-  ]);
-  await withClient(spicedb, (client) => client.promises.writeSchema({ schema: schemaText }));
+  const spicedb = await startSpiceDb({
+    datastore: 'postgres',
+    binary,
+    datastoreUri: pg.connUri(database),
+    schema: schemaText,
+  });
   return {
     spicedb,
-    env: {
-      SPICEDB_ENDPOINT: spicedb.endpoint,
-      SPICEDB_TOKEN: spicedb.presharedKey,
-      SPICEDB_INSECURE: 'true',
-      BULK_PROGRESS_INTERVAL_MS: '1000',
-    },
+    env: { ...spicedb.env, BULK_PROGRESS_INTERVAL_MS: '1000' },
     close: () => spicedb.stop(),
   };
 }
@@ -83,7 +66,7 @@ async function freshServer(): Promise<Server> {
 async function withClient<T>(spicedb: SpiceDbProcess, use: (c: BulkClient) => Promise<T>) {
   const connection = connectRemote({
     endpoint: spicedb.endpoint,
-    token: spicedb.presharedKey,
+    token: spicedb.token,
     insecure: true,
   });
   try {
@@ -175,14 +158,14 @@ async function sampleFile(name: string): Promise<string> {
 
 beforeAll(async () => {
   schemaText = await readSchemaFile();
-  if (!missing) postgres = await startOwnPostgres(pgBin as string);
+  postgres = await startOwnPostgres(pgBin);
 });
 afterAll(() => {
   postgres?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(missing !== undefined)('bulk import survives kills', () => {
+describe('bulk import survives kills', () => {
   it.each(['touch', 'create'])(
     'SIGKILL of the %s import script mid-run, then the same command finishes it exactly',
     async (mode) => {

@@ -9,15 +9,12 @@ import type { Services } from '../../src/trpc/context.js';
 import { testEnv } from '../support/app.js';
 import { tokenFor } from '../support/tokens.js';
 import {
-  findPostgresBin,
-  inCi,
-  migrateSpiceDb,
-  requireSpiceDbBinary,
+  requirePostgresBin,
   startOwnPostgres,
-  startSpiceDbServe,
   type PostgresProcess,
-  type SpiceDbProcess,
-} from './support/processes.js';
+} from '../../testkit/postgres-process.js';
+import { requireSpiceDbBinary } from '../../testkit/spicedb-binary.js';
+import { startSpiceDb, type SpiceDbProcess } from '../../testkit/spicedb-process.js';
 
 /**
  * Fault injection against real processes: `spicedb serve` on a PostgreSQL instance of this
@@ -28,18 +25,9 @@ const TIMEOUT_MS = 500;
 /** A request may make a few SpiceDB calls; each has the deadline, and the machine is shared. */
 const REQUEST_BUDGET_MS = TIMEOUT_MS * 2 + 500;
 
+// A missing part fails the suite (never a skip).
 const spicedbBinary = requireSpiceDbBinary();
-const postgresBin = findPostgresBin();
-if (postgresBin === undefined && inCi()) {
-  throw new Error('CI needs PostgreSQL server binaries (/usr/lib/postgresql/N/bin or PG_BIN)');
-}
-const missing = [
-  spicedbBinary === undefined ? 'the spicedb binary (npm run spicedb:install)' : undefined,
-  postgresBin === undefined
-    ? 'PostgreSQL server binaries (/usr/lib/postgresql/N/bin or PG_BIN)'
-    : undefined,
-].filter(Boolean);
-if (missing.length > 0) console.warn(`[faults] SKIPPED: missing ${missing.join(' and ')}`);
+const postgresBin = requirePostgresBin();
 
 interface Sample {
   kind: 'check' | 'write';
@@ -53,7 +41,7 @@ interface Sample {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under load', () => {
+describe('faults: SpiceDB and PostgreSQL killed under load', () => {
   let postgres: PostgresProcess;
   let spicedb: SpiceDbProcess;
   let services: Services;
@@ -66,19 +54,17 @@ describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under
   let firstInternalError: string | undefined;
 
   beforeAll(async () => {
-    postgres = await startOwnPostgres(postgresBin as string);
+    postgres = await startOwnPostgres(postgresBin);
     postgres.psql('postgres', 'CREATE DATABASE spicedb_faults');
     const uri = postgres.connUri('spicedb_faults');
-    migrateSpiceDb(spicedbBinary as string, uri);
-    spicedb = await startSpiceDbServe(spicedbBinary as string, [
-      '--datastore-engine',
-      'postgres',
-      '--datastore-conn-uri',
-      uri,
-    ]);
+    spicedb = await startSpiceDb({
+      datastore: 'postgres',
+      binary: spicedbBinary,
+      datastoreUri: uri,
+    });
     const connection = connectRemote({
       endpoint: spicedb.endpoint,
-      token: spicedb.presharedKey,
+      token: spicedb.token,
       insecure: true,
     });
     services = createServices(testEnv({ SPICEDB_TIMEOUT_MS: String(TIMEOUT_MS) }), connection);
@@ -334,7 +320,7 @@ describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under
   it('SpiceDB frozen (SIGSTOP) under load: no request hangs past its deadline, then recovery', async () => {
     const load = startLoad(6);
     await sleep(1_500);
-    spicedb.signal('SIGSTOP');
+    spicedb.freeze();
     const frozenAt = performance.now();
     await sleep(500);
     const readyStarted = performance.now();
@@ -342,7 +328,7 @@ describe.skipIf(missing.length > 0)('faults: SpiceDB and PostgreSQL killed under
     const readyMs = performance.now() - readyStarted;
     await sleep(2_500);
     const thawAt = performance.now();
-    spicedb.signal('SIGCONT');
+    spicedb.thaw();
     const recoveryMs = await waitForRecovery(thawAt);
     await sleep(1_500);
     await load.stop();

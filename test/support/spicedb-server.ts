@@ -1,12 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { findSpiceDbBinary, SPICEDB_VERSION } from '../../testkit/spicedb-binary.js';
+import { startSpiceDb } from '../../testkit/spicedb-process.js';
 
 export { freePort, waitForPort } from '../../src/spicedb/loopback.js';
-import { freePort, waitForPort } from '../../src/spicedb/loopback.js';
+export { findSpiceDbBinary, SPICEDB_VERSION } from '../../testkit/spicedb-binary.js';
 
-export const SPICEDB_VERSION = 'v1.56.2';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export type TestSpiceDbTarget =
@@ -17,63 +16,12 @@ export interface RunningSpiceDb {
   stop(): Promise<void>;
 }
 
-/** The pinned binary: SPICEDB_BINARY, else the cache that scripts/ensure-spicedb.sh fills, else PATH. */
-export function findSpiceDbBinary(): string | undefined {
-  const explicit = process.env.SPICEDB_BINARY;
-  if (explicit && existsSync(explicit)) return explicit;
-  const cacheRoot =
-    process.env.SPICEDB_CACHE_DIR ??
-    path.join(
-      process.env.XDG_CACHE_HOME ?? path.join(process.env.HOME ?? '/root', '.cache'),
-      'authz-spicedb',
-    );
-  const cached = path.join(cacheRoot, SPICEDB_VERSION, 'spicedb');
-  if (existsSync(cached)) return cached;
-  const which = spawnSync('sh', ['-c', 'command -v spicedb'], { encoding: 'utf8' });
-  const onPath = which.stdout.trim();
-  if (which.status === 0 && onPath) {
-    const version = spawnSync(onPath, ['version'], { encoding: 'utf8' });
-    if (version.stdout.includes(SPICEDB_VERSION)) return onPath;
-  }
-  return undefined;
-}
-
 /** `spicedb serve-testing`: every preshared key gets its own in-memory datastore. */
-export async function startServeTesting(binary: string): Promise<RunningSpiceDb> {
-  const port = await freePort();
-  const child = spawn(
-    binary,
-    [
-      'serve-testing',
-      '--grpc-addr',
-      `127.0.0.1:${port}`,
-      '--readonly-grpc-enabled=false',
-      '--http-enabled=false',
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  try {
-    await waitForPort(port, 30_000, child);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw new Error(`spicedb serve-testing did not start: ${String(error)}\n${stderr}`, {
-      cause: error,
-    });
-  }
+async function startServeTesting(binary: string): Promise<RunningSpiceDb> {
+  const spicedb = await startSpiceDb({ datastore: 'testing', binary });
   return {
-    target: { mode: 'server', endpoint: `127.0.0.1:${port}`, source: `${binary} serve-testing` },
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    target: { mode: 'server', endpoint: spicedb.endpoint, source: `${binary} serve-testing` },
+    stop: () => spicedb.stop(),
   };
 }
 

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -6,8 +5,8 @@ import { parse } from 'yaml';
 import { loadEnv } from '../../src/config/env.js';
 
 /**
- * No container engine runs here: the deployment files are checked for their structure, and
- * with `docker compose config` where the compose client is installed.
+ * No container engine and no compose client run here (nor in CI): the deployment files are
+ * read with the `yaml` package and checked for their structure, which always runs.
  */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string) => readFileSync(`${repoRoot}/${file}`, 'utf8');
@@ -20,6 +19,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   ports?: string[];
+  volumes?: string[];
 }
 
 const compose = parse(read('docker-compose.yml'), { merge: true }) as {
@@ -123,28 +123,30 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('passes `docker compose config` where the compose client is installed', () => {
-    const probe = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      console.warn('[compose] `docker compose` is not installed here: structure checks only');
-      return;
+  it('names only services, volumes and variables the file defines or documents', () => {
+    const volumes = Object.keys((compose as { volumes?: Record<string, unknown> }).volumes ?? {});
+    const documented = [
+      'POSTGRES_PASSWORD',
+      'SPICEDB_PRESHARED_KEY',
+      'AUTH_JWT_SECRET',
+      'LOG_LEVEL',
+    ];
+    for (const [name, svc] of Object.entries(services)) {
+      for (const dependency of Object.keys(svc.depends_on ?? {})) {
+        expect(Object.keys(services), `${name} depends on ${dependency}`).toContain(dependency);
+      }
+      for (const mount of svc.volumes ?? []) {
+        const source = mount.split(':')[0] ?? '';
+        if (!source.startsWith('.') && !source.startsWith('/')) {
+          expect(volumes, `${name} mounts ${source}`).toContain(source);
+        }
+      }
+      for (const value of Object.values(svc.environment ?? {})) {
+        for (const [, variable] of String(value).matchAll(/\$\{(\w+)/g)) {
+          expect(documented, `${name} reads \${${variable}}`).toContain(variable);
+        }
+      }
     }
-    const result = spawnSync(
-      'docker',
-      ['compose', '-f', 'docker-compose.yml', 'config', '--quiet'],
-      {
-        cwd: repoRoot,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          SPICEDB_PRESHARED_KEY: 'k',
-          AUTH_JWT_SECRET: 's',
-          POSTGRES_PASSWORD: 'p',
-        },
-      },
-    );
-    expect(result.stderr).not.toMatch(/error/i);
-    expect(result.status).toBe(0);
   });
 });
 
