@@ -2,6 +2,7 @@ import type { Env } from './config/env.js';
 import { DEVELOPMENT_JWT_SECRET } from './config/env.js';
 import { AuditTrail, sinkFor, type AuditSink } from './audit/audit-trail.js';
 import { AuthzService } from './authz/service.js';
+import { createLiveAccess } from './authz/live-wiring.js';
 import { connectRemote, readSchemaFile, type SpiceDbConnection } from './spicedb/connection.js';
 import { startEmbedded } from './spicedb/embedded.js';
 import { SpiceDbGateway, type GatewayOptions } from './spicedb/gateway.js';
@@ -76,5 +77,6 @@ export function createServices(
       burst: env.RATE_LIMIT_BURST,
     }),
     audit: new AuditTrail(auditSink),
+    live: createLiveAccess(spicedb),
   };
 }

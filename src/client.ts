@@ -5,10 +5,24 @@
  *   const authz = createAuthzClient({ url: 'https://authz.internal', getToken: () => session.jwt });
  *   const { allowed } = await authz.authz.check.query({ resource: 'cluster:c1', permission: 'ssh' });
  *
+ *   // Live answers over SSE (docs/watch.md): the initial answers, then every change.
+ *   const sub = authz.authz.watch.subscribe(
+ *     { checks: [{ resource: 'cluster:c1', permission: 'ssh' }] },
+ *     { onData: ({ data }) => render(data.resource, data.permission, data.allowed) },
+ *   );
+ *
  * Inputs and outputs are inferred from the service's router: a misspelt procedure or
- * permission name is a compile error. Plain JSON on the wire (no transformer), batched.
+ * permission name is a compile error. Plain JSON on the wire (no transformer), batched;
+ * subscriptions go over Server-Sent Events with the same Authorization header.
  */
-import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpSubscriptionLink,
+  splitLink,
+  TRPCClientError,
+} from '@trpc/client';
+import { EventSource, type FetchLike } from 'eventsource';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from './trpc/routers/_app.js';
 
@@ -28,17 +42,28 @@ export interface AuthzClientOptions {
 }
 
 export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
+  const url = `${options.url.replace(/\/+$/, '')}/trpc`;
+  const headers = async () => {
+    const token = await options.getToken();
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (options.requestId) headers['x-request-id'] = options.requestId();
+    return headers;
+  };
+  // An EventSource that sends headers (a browser's own cannot), in Node and browsers alike;
+  // the token is read again for every (re)connection.
+  const fetchWithHeaders: FetchLike = async (input, init) =>
+    fetch(input, { ...init, headers: { ...init.headers, ...(await headers()) } });
   return createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({
-        url: `${options.url.replace(/\/+$/, '')}/trpc`,
-        async headers() {
-          const token = await options.getToken();
-          const headers: Record<string, string> = {};
-          if (token) headers.authorization = `Bearer ${token}`;
-          if (options.requestId) headers['x-request-id'] = options.requestId();
-          return headers;
-        },
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: httpSubscriptionLink({
+          url,
+          EventSource,
+          eventSourceOptions: { fetch: fetchWithHeaders },
+        }),
+        false: httpBatchLink({ url, headers }),
       }),
     ],
   });

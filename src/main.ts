@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     onCall: metrics.observeSpiceDbCall,
     onBatch: metrics.observeCoalescedBatch,
   });
+  if (services.live) metrics.trackLiveAccess(services.live);
   const schema = await ensureSchema(services.spicedb).catch((error: unknown) => {
     connection.close();
     throw spiceDbFailure(error, env);

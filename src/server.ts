@@ -245,11 +245,13 @@ const silentLogger = {
  */
 export async function shutdownGracefully(
   server: http.Server,
-  services: Pick<Services, 'spicedb'>,
+  services: Pick<Services, 'spicedb' | 'live'>,
   options: { timeoutMs?: number; log?: Logger } = {},
 ): Promise<{ drained: boolean }> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   let drained = true;
+  // Open authz.watch streams never finish by themselves: end them (their clients reconnect).
+  services.live?.close();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   // A response finishing during the drain leaves a keep-alive socket idle: close it too.

@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LiveAccess } from '../authz/live-access.js';
 
 /** Buckets in seconds: sub-millisecond SpiceDB checks up to the 5 s default deadline. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -49,6 +50,38 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly watchSubscriptions = new Gauge({
+    name: 'authz_watch_subscriptions_open',
+    help: 'Open authz.watch subscriptions on this instance',
+    registers: [this.registry],
+  });
+
+  readonly watchEventLag = new Histogram({
+    name: 'authz_watch_event_lag_seconds',
+    help: 'From a relationship change (or an expiry) reaching this instance to its authz.watch event being sent',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly watchRechecks = new Counter({
+    name: 'authz_watch_rechecks_total',
+    help: 'Checks re-evaluated because a relationship change could affect them',
+    registers: [this.registry],
+  });
+
+  readonly watchStreamConnected = new Gauge({
+    name: 'authz_watch_stream_connected',
+    help: "1 while the instance's SpiceDB Watch stream is connected",
+    registers: [this.registry],
+  });
+
+  readonly watchStreamReconnects = new Counter({
+    name: 'authz_watch_stream_reconnects_total',
+    help: 'Reconnections of the SpiceDB Watch stream by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry, prefix: 'authz_' });
@@ -72,6 +105,19 @@ export class ServiceMetrics {
   readonly observeCoalescedBatch = (size: number): void => {
     this.coalescedBatchSize.observe(size);
   };
+
+  /** Counts `live`'s subscriptions and times its events. */
+  trackLiveAccess(live: LiveAccess): void {
+    live.observe({
+      onSubscriptions: (open) => this.watchSubscriptions.set(open),
+      onEventLag: (seconds) => this.watchEventLag.observe(seconds),
+      onRecheck: (checks) => this.watchRechecks.inc(checks),
+    });
+    live.watch.observe({
+      onConnectedChange: (connected) => this.watchStreamConnected.set(connected ? 1 : 0),
+      onReconnect: (reason) => this.watchStreamReconnects.inc({ reason }),
+    });
+  }
 
   contentType(): string {
     return this.registry.contentType;

@@ -32,6 +32,7 @@ export interface SpiceDbApi {
   readRelationships: ServerStream<v1.ReadRelationshipsRequest, v1.ReadRelationshipsResponse>;
   lookupResources: ServerStream<v1.LookupResourcesRequest, v1.LookupResourcesResponse>;
   lookupSubjects: ServerStream<v1.LookupSubjectsRequest, v1.LookupSubjectsResponse>;
+  watch: ServerStream<v1.WatchRequest, v1.WatchResponse>;
 }
 
 export interface SpiceDbConnection {
@@ -104,6 +105,8 @@ export function connectRemote(options: RemoteOptions): SpiceDbConnection {
     readRelationships: (r, m, o) => next().readRelationships(r, m, o),
     lookupResources: (r, m, o) => next().lookupResources(r, m, o),
     lookupSubjects: (r, m, o) => next().lookupSubjects(r, m, o),
+    // One long-lived stream per instance (src/spicedb/watch.ts): always the first channel.
+    watch: (r, m, o) => first.watch(r, m, o),
   };
   return {
     api,

@@ -22,6 +22,7 @@ export async function startEmbedded(schema: string): Promise<SpiceDbConnection> 
     readRelationships: (r, m, o) => permissions.readRelationships(r, m, o),
     lookupResources: (r, m, o) => permissions.lookupResources(r, m, o),
     lookupSubjects: (r, m, o) => permissions.lookupSubjects(r, m, o),
+    watch: (r, m, o) => db.watch().watch(r, m, o),
   };
   return {
     api,

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { TRPCRequestInfo } from '@trpc/server/http';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { AuthzService } from '../authz/service.js';
+import type { LiveAccess } from '../authz/live-access.js';
 import type { SpiceDbGateway } from '../spicedb/gateway.js';
 import type { TokenVerifier } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -15,6 +17,8 @@ export interface Services {
   rateLimiter?: RateLimiter | undefined;
   /** Where every mutation is recorded, refusals included; absent = not recorded. */
   audit?: AuditTrail | undefined;
+  /** Live answers for `authz.watch`, fed by the instance's one Watch stream; absent = off. */
+  live?: LiveAccess | undefined;
 }
 
 export interface Context extends Services {
@@ -22,12 +26,22 @@ export interface Context extends Services {
   requestId: string;
 }
 
+/**
+ * A browser's EventSource cannot send headers: an SSE subscription may carry its token as
+ * tRPC's `connectionParams` (`{ "token": "<JWT>" }`) instead; every other call uses the header.
+ */
+function subscriptionToken(info: TRPCRequestInfo | undefined): string | undefined {
+  if (info?.type !== 'subscription') return undefined;
+  const token = info.connectionParams?.token;
+  return typeof token === 'string' && token.length > 0 ? `Bearer ${token}` : undefined;
+}
+
 export function createContextFactory(services: Services) {
-  return ({ req }: { req: IncomingMessage }): Context => {
+  return ({ req, info }: { req: IncomingMessage; info?: TRPCRequestInfo }): Context => {
     const header = req.headers['x-request-id'];
     return {
       ...services,
-      authorization: req.headers.authorization,
+      authorization: req.headers.authorization ?? subscriptionToken(info),
       requestId: typeof header === 'string' && header.length <= 128 ? header : randomUUID(),
     };
   };

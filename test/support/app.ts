@@ -41,7 +41,10 @@ export async function createTestApp(connection?: SpiceDbConnection): Promise<Tes
       const token = await tokenFor(userId, scope ? { scope } : {});
       return createCaller({ ...services, authorization: `Bearer ${token}`, requestId: 'test' });
     },
-    close: () => conn.close(),
+    close: () => {
+      services.live?.close();
+      conn.close();
+    },
   };
 }
 

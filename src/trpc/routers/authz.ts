@@ -2,67 +2,23 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { explainPermission } from '../../authz/explain.js';
 import { objectRefSchema, type ObjectRef } from '../../authz/ids.js';
-import {
-  isPublicPermission,
-  isResourceType,
-  PUBLIC_PERMISSIONS,
-  RESOURCE_TYPES,
-  type PublicPermission,
-} from '../../authz/schema.js';
+import { isResourceType, RESOURCE_TYPES } from '../../authz/schema.js';
 import type { RequestedConsistency } from '../../spicedb/consistency.js';
 import type { CheckOutcome } from '../../spicedb/gateway.js';
 import { BACKEND_SCOPE, type Caller } from '../auth.js';
+import {
+  assertPermission,
+  checkShape,
+  permissionField,
+  subjectFor,
+  subjectSchema,
+} from '../check-input.js';
 import type { Context } from '../context.js';
 import { authedProcedure, consistencySchema, router } from '../trpc.js';
+import { watchProcedure } from './watch.js';
 
 export const MAX_BULK_ITEMS = 100;
 export const MAX_LOOKUP_LIMIT = 1_000;
-
-const subjectSchema = objectRefSchema('subject').refine((ref) => ref.type === 'user', {
-  message: 'subject must be a user, written user:ID',
-});
-
-/** Every permission name of schema.zed: typed clients get a compile error for a misspelt one. */
-const PERMISSION_NAMES = [
-  ...new Set(RESOURCE_TYPES.flatMap((type) => PUBLIC_PERMISSIONS[type])),
-] as [PublicPermission, ...PublicPermission[]];
-
-const permissionField = z.enum(PERMISSION_NAMES, {
-  error: (issue) =>
-    typeof issue.input === 'string'
-      ? `"${issue.input}" is not a permission of any resource type`
-      : 'must be a permission name',
-});
-
-/** `{resource, permission}` where the permission belongs to the resource's type. */
-const checkShape = {
-  resource: objectRefSchema('resource'),
-  permission: permissionField,
-  subject: subjectSchema.optional(),
-};
-
-function assertPermission(ref: ObjectRef, permission: string, path = 'permission'): void {
-  if (!isPublicPermission(ref.type, permission)) {
-    throw new TRPCError({
-      code: 'BAD_REQUEST',
-      message: `${path}: "${permission}" is not a permission of ${ref.type}`,
-    });
-  }
-}
-
-/** Asking about someone else needs the backend scope; otherwise the subject is the caller. */
-function subjectFor(caller: Caller, subject: ObjectRef | undefined): ObjectRef {
-  if (subject === undefined || subject.id === caller.userId) {
-    return { type: 'user', id: caller.userId };
-  }
-  if (!caller.scopes.has(BACKEND_SCOPE)) {
-    throw new TRPCError({
-      code: 'FORBIDDEN',
-      message: `asking about another subject needs the ${BACKEND_SCOPE} scope`,
-    });
-  }
-  return subject;
-}
 
 /** lookupSubjects reveals who holds access: callers need to be allowed to read that list. */
 async function assertMayListSubjects(
@@ -94,6 +50,7 @@ async function assertMayListSubjects(
 }
 
 export const authzRouter = router({
+  watch: watchProcedure,
   check: authedProcedure
     .input(z.object({ ...checkShape, consistency: consistencySchema }))
     .query(async ({ ctx, input }) => {

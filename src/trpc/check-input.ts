@@ -1,0 +1,57 @@
+/** The input pieces every check-shaped procedure shares (authz.check, checkBulk, explain, watch). */
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { objectRefSchema, type ObjectRef } from '../authz/ids.js';
+import {
+  isPublicPermission,
+  PUBLIC_PERMISSIONS,
+  RESOURCE_TYPES,
+  type PublicPermission,
+} from '../authz/schema.js';
+import { BACKEND_SCOPE, type Caller } from './auth.js';
+
+export const subjectSchema = objectRefSchema('subject').refine((ref) => ref.type === 'user', {
+  message: 'subject must be a user, written user:ID',
+});
+
+/** Every permission name of schema.zed: typed clients get a compile error for a misspelt one. */
+const PERMISSION_NAMES = [
+  ...new Set(RESOURCE_TYPES.flatMap((type) => PUBLIC_PERMISSIONS[type])),
+] as [PublicPermission, ...PublicPermission[]];
+
+export const permissionField = z.enum(PERMISSION_NAMES, {
+  error: (issue) =>
+    typeof issue.input === 'string'
+      ? `"${issue.input}" is not a permission of any resource type`
+      : 'must be a permission name',
+});
+
+/** `{resource, permission}` where the permission belongs to the resource's type. */
+export const checkShape = {
+  resource: objectRefSchema('resource'),
+  permission: permissionField,
+  subject: subjectSchema.optional(),
+};
+
+export function assertPermission(ref: ObjectRef, permission: string, path = 'permission'): void {
+  if (!isPublicPermission(ref.type, permission)) {
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: `${path}: "${permission}" is not a permission of ${ref.type}`,
+    });
+  }
+}
+
+/** Asking about someone else needs the backend scope; otherwise the subject is the caller. */
+export function subjectFor(caller: Caller, subject: ObjectRef | undefined): ObjectRef {
+  if (subject === undefined || subject.id === caller.userId) {
+    return { type: 'user', id: caller.userId };
+  }
+  if (!caller.scopes.has(BACKEND_SCOPE)) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `asking about another subject needs the ${BACKEND_SCOPE} scope`,
+    });
+  }
+  return subject;
+}
