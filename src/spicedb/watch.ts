@@ -1,5 +1,6 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { ObjectId } from './batching.js';
+import { CallPolicy } from './call-policy.js';
 import type { SpiceDbApi } from './connection.js';
 import { GrpcStatus, grpcStatusOf } from './errors.js';
 import { v1 } from './proto.js';
@@ -92,11 +93,22 @@ export class RelationshipWatch {
   private closed = false;
   private isConnected = false;
   readonly counters = { batches: 0, changes: 0, reconnects: 0, resyncs: 0 };
+  /** Reconnection pauses: the service's one backoff rule, with the stream's own bounds. */
+  private readonly backoff: CallPolicy;
 
   constructor(
     private readonly api: Pick<SpiceDbApi, 'watch'>,
     private options: RelationshipWatchOptions = {},
-  ) {}
+  ) {
+    this.backoff = new CallPolicy({
+      // A Watch stream is open-ended: it has no deadline; only its reconnections are paced.
+      attemptTimeoutMs: Infinity,
+      totalTimeoutMs: Infinity,
+      maxAttempts: Infinity,
+      baseDelayMs: options.minBackoffMs ?? 100,
+      maxDelayMs: options.maxBackoffMs ?? 5_000,
+    });
+  }
 
   /** Where connection changes and reconnects are reported (the service's metrics). */
   observe(hooks: Pick<RelationshipWatchOptions, 'onConnectedChange' | 'onReconnect'>): void {
@@ -209,9 +221,7 @@ export class RelationshipWatch {
     this.failures += 1;
     this.counters.reconnects += 1;
     this.options.onReconnect?.(status ? (GrpcStatus[status.code] ?? 'error') : 'ended');
-    const base = this.options.minBackoffMs ?? 100;
-    const cap = this.options.maxBackoffMs ?? 5_000;
-    const backoff = Math.min(cap, base * 2 ** (this.failures - 1)) * (0.5 + Math.random() / 2);
+    const backoff = this.backoff.backoffMs(this.failures);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (cursorRefused) this.restartAtHead();
@@ -240,8 +250,7 @@ export class RelationshipWatch {
     if (this.closed) return;
     this.failures += 1;
     this.options.onReconnect?.(grpcStatusOf(error) ? 'probe failed' : 'probe error');
-    const backoff = Math.min(this.options.maxBackoffMs ?? 5_000, 100 * 2 ** this.failures);
-    this.retryTimer = setTimeout(() => this.restartAtHead(), backoff);
+    this.retryTimer = setTimeout(() => this.restartAtHead(), this.backoff.backoffMs(this.failures));
     this.retryTimer.unref();
   }
 

@@ -5,7 +5,7 @@ import {
   LiveAccessClosedError,
   LiveAccessLimitError,
 } from '../../authz/live-access.js';
-import { toTRPCError } from '../../spicedb/errors.js';
+import { toTRPCError } from '../spicedb-errors.js';
 import { assertPermission, checkShape, subjectFor } from '../check-input.js';
 import { authedProcedure } from '../trpc.js';
 
