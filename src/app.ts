@@ -3,22 +3,46 @@ import { DEVELOPMENT_JWT_SECRET } from './config/env.js';
 import { AuditTrail, sinkFor, type AuditSink } from './audit/audit-trail.js';
 import { AuthzService } from './authz/service.js';
 import { createLiveAccess } from './authz/live-wiring.js';
-import { connectRemote, readSchemaFile, type SpiceDbConnection } from './spicedb/connection.js';
+import {
+  connectRemote,
+  readSchemaFile,
+  type RemoteOptions,
+  type SpiceDbConnection,
+} from './spicedb/connection.js';
 import { startEmbedded } from './spicedb/embedded.js';
 import { SpiceDbGateway, type GatewayOptions } from './spicedb/gateway.js';
 import { createTokenVerifier } from './trpc/auth.js';
 import type { Services } from './trpc/context.js';
 import { RateLimiter } from './trpc/rate-limit.js';
 
-export async function connectSpiceDb(env: Env): Promise<SpiceDbConnection> {
+export async function connectSpiceDb(
+  env: Env,
+  options: Pick<RemoteOptions, 'onNodeCall'> = {},
+): Promise<SpiceDbConnection> {
   if (env.SPICEDB_ENDPOINT === undefined) {
     return startEmbedded(await readSchemaFile());
   }
-  return connectRemote({
+  const connection = connectRemote({
+    ...options,
     endpoint: env.SPICEDB_ENDPOINT,
     token: env.SPICEDB_TOKEN ?? '',
     insecure: env.SPICEDB_INSECURE,
   });
+  // A dns: endpoint must resolve before the service starts (a start failure says why).
+  await connection.resolved?.catch((error: unknown) => {
+    connection.close();
+    throw error;
+  });
+  return connection;
+}
+
+/**
+ * With several nodes, one attempt gets half the call's deadline: a call stuck on a node that
+ * froze is given up in time for the retry, which the pool sends to another node.
+ */
+export function attemptTimeoutFor(connection: SpiceDbConnection, timeoutMs: number) {
+  const nodes = connection.nodes?.().length ?? 1;
+  return nodes > 1 ? Math.max(50, Math.floor(timeoutMs / 2)) : timeoutMs;
 }
 
 /** Writes schema.zed unless the server already holds exactly it. */
@@ -58,6 +82,10 @@ export function createServices(
 ): Services {
   const spicedb = new SpiceDbGateway(connection, {
     timeoutMs: env.SPICEDB_TIMEOUT_MS,
+    attemptTimeoutMs: attemptTimeoutFor(
+      connection,
+      gatewayOptions.timeoutMs ?? env.SPICEDB_TIMEOUT_MS,
+    ),
     ...gatewayOptions,
   });
   return {

@@ -17,9 +17,12 @@ async function main(): Promise<void> {
     );
   }
   const metrics = new ServiceMetrics();
-  const connection = await connectSpiceDb(env).catch((error: unknown) => {
-    throw spiceDbFailure(error, env);
-  });
+  const connection = await connectSpiceDb(env, { onNodeCall: metrics.observeSpiceDbNode }).catch(
+    (error: unknown) => {
+      throw spiceDbFailure(error, env);
+    },
+  );
+  if (connection.nodes) metrics.watchSpiceDbNodes(connection.nodes);
   const services = createServices(env, connection, {
     onCall: metrics.observeSpiceDbCall,
     onBatch: metrics.observeCoalescedBatch,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { endpointProblem } from '../spicedb/endpoints.js';
 import { parseCorsOrigins } from '../http/cors.js';
 
 const booleanString = z
@@ -24,10 +25,19 @@ const envSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: unsetIfEmpty(z.coerce.number().int().min(0).max(65535).default(3000)),
     HOST: z.string().min(1).default('127.0.0.1'),
+    /** `host:port`, a comma-separated list of them, or `dns:///name:port` (several nodes). */
     SPICEDB_ENDPOINT: optionalString.pipe(
       z
         .string()
-        .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+        .superRefine((value, ctx) => {
+          const problem = endpointProblem(value);
+          if (problem !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `must be host:port, a comma-separated list of them, or dns:///name:port (${problem})`,
+            });
+          }
+        })
         .optional(),
     ),
     SPICEDB_TOKEN: optionalString,

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LiveAccess } from '../authz/live-access.js';
+import type { NodeStatus } from '../spicedb/node-pool.js';
 
 /** Buckets in seconds: sub-millisecond SpiceDB checks up to the 5 s default deadline. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -81,8 +82,29 @@ export class ServiceMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly spicedbNodeCalls = new Counter({
+    name: 'authz_spicedb_node_calls_total',
+    help: 'SpiceDB calls by the node that served them (host:port) and outcome (ok or error)',
+    labelNames: ['node', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private nodeSource: () => NodeStatus[] = () => [];
+
+  readonly spicedbNodeUp: Gauge<'node'>;
 
   constructor(options: { processMetrics?: boolean } = {}) {
+    const nodes = () => this.nodeSource();
+    this.spicedbNodeUp = new Gauge({
+      name: 'authz_spicedb_node_up',
+      help: '1 while a SpiceDB node answers (calls and health probes), 0 while calls skip it',
+      labelNames: ['node'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const node of nodes()) this.set({ node: node.address }, node.up ? 1 : 0);
+      },
+    });
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry, prefix: 'authz_' });
     }
@@ -101,6 +123,16 @@ export class ServiceMetrics {
   readonly observeSpiceDbCall = (method: string, seconds: number, ok: boolean): void => {
     this.spicedbCalls.observe({ method, outcome: ok ? 'ok' : 'error' }, seconds);
   };
+
+  /** Shaped as RemoteOptions.onNodeCall. */
+  readonly observeSpiceDbNode = (node: string, ok: boolean): void => {
+    this.spicedbNodeCalls.inc({ node, outcome: ok ? 'ok' : 'error' });
+  };
+
+  /** Where `authz_spicedb_node_up` reads the nodes from (the connection's pool). */
+  watchSpiceDbNodes(nodes: () => NodeStatus[]): void {
+    this.nodeSource = nodes;
+  }
 
   readonly observeCoalescedBatch = (size: number): void => {
     this.coalescedBatchSize.observe(size);

@@ -144,14 +144,19 @@ export class CallPolicy {
   }
 }
 
-/** The service's calls: one overall deadline per call, three attempts, 25 ms doubling to 400 ms. */
+/**
+ * The service's calls: one overall deadline per call, three attempts, 25 ms doubling to 400 ms.
+ * An attempt may have a shorter deadline of its own (several SpiceDB nodes: time to retry on
+ * another one).
+ */
 export function serviceCallPolicy(
   timeoutMs: number,
   maxAttempts = 3,
   observer?: CallObserver,
+  attemptTimeoutMs = timeoutMs,
 ): CallPolicy {
   return new CallPolicy({
-    attemptTimeoutMs: timeoutMs,
+    attemptTimeoutMs: Math.min(attemptTimeoutMs, timeoutMs),
     totalTimeoutMs: timeoutMs,
     maxAttempts,
     baseDelayMs: 25,

@@ -1,7 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { v1 } from '@authzed/authzed-node';
-import type { ClientReadableStream, Metadata, CallOptions } from '@grpc/grpc-js';
+import {
+  Client,
+  credentials,
+  Metadata,
+  type CallOptions,
+  type ClientReadableStream,
+  status as GrpcStatus,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { describeTarget, parseEndpoint, resolveTarget, type Lookup } from './endpoints.js';
+import { NodePool, type NodeStatus, type NodeTransport } from './node-pool.js';
 
 export const SCHEMA_PATH = fileURLToPath(new URL('../../schema.zed', import.meta.url));
 
@@ -38,85 +48,194 @@ export interface SpiceDbApi {
 export interface SpiceDbConnection {
   api: SpiceDbApi;
   /** The full authzed-node client, for bulk import/export; absent for the embedded server. */
-  client?: v1.ZedClientInterface;
+  client?: v1.ZedClientInterface | undefined;
   kind: 'remote' | 'embedded';
   description: string;
+  /** Remote: each node's address, whether it answers, and its calls and errors. */
+  nodes?: () => NodeStatus[];
+  /** Remote: settles once the node addresses are known (a `dns:` endpoint resolves first). */
+  resolved?: Promise<void>;
   close(): void;
 }
 
 export interface RemoteOptions {
+  /** SPICEDB_ENDPOINT: `host:port`, a comma-separated list of them, or `dns://[server]/name:port`. */
   endpoint: string;
   token: string;
   insecure: boolean;
   /**
-   * HTTP/2 connections to spread calls over (default 1). One connection multiplexes every call;
-   * more only help when a single connection's framing becomes the bottleneck.
+   * HTTP/2 connections per node to spread calls over (default 1). One connection multiplexes every
+   * call; more only help when a single connection's framing becomes the bottleneck.
    */
   channels?: number;
+  /** Told of every finished call with the node that served it (per-node metrics). */
+  onNodeCall?: (address: string, ok: boolean) => void;
+  /** Health probes of every node (default every 1000 ms, 500 ms deadline). */
+  probeIntervalMs?: number;
+  probeTimeoutMs?: number;
+  /** How often a `dns:` endpoint is resolved again (default 30 s): nodes come and go. */
+  dnsRefreshMs?: number;
+  lookup?: Lookup;
 }
 
 /**
  * Channel options for throughput. SpiceDB keeps grpc-go's default keepalive enforcement (pings
  * at most every 5 minutes, none while no call is open: measured against v1.56.2, a client
  * pinging every 2 s idle gets GOAWAY too_many_pings), so the client pings only while calls are
- * open and no more often than that; every call has a deadline anyway, which is what bounds a
- * call on a dead connection.
+ * open and no more often than that; what bounds a call on a dead or frozen connection is its
+ * deadline, and the node pool's health probes (node-pool.ts). A restarted node is reconnected
+ * within 2 s (grpc-js would otherwise back off up to 2 minutes).
  */
 export const CHANNEL_OPTIONS: Record<string, number> = {
   'grpc.keepalive_time_ms': 300_000,
   'grpc.keepalive_timeout_ms': 20_000,
   'grpc.keepalive_permit_without_calls': 0,
   'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  // The gateway retries what is safe itself, within the call's deadline.
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+  // The call policy retries what is safe itself, within the call's deadline.
   'grpc.enable_retries': 0,
 };
 
-/**
- * One long-lived client (or a small fixed pool) for the process: no per-request construction.
- * Calls go round-robin over the pool.
- */
-export function connectRemote(options: RemoteOptions): SpiceDbConnection {
+const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
+/** HealthCheckResponse { status: SERVING } is field 1 (varint) = 1. */
+const SERVING = Buffer.from([0x08, 0x01]);
+
+/** One node: its API clients (round robin over `channels` of them) and a health client. */
+function nodeTransport(
+  address: string,
+  options: RemoteOptions,
+): NodeTransport<v1.ZedClientInterface> {
+  const size = Math.max(1, Math.floor(options.channels ?? 1));
   const security = options.insecure
     ? v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS
     : v1.ClientSecurity.SECURE;
-  const size = Math.max(1, Math.floor(options.channels ?? 1));
   const clients = Array.from({ length: size }, () =>
     v1.NewClient(
       options.token,
-      options.endpoint,
+      address,
       security,
       undefined,
       // Channels with equal options share one connection unless each keeps its own subchannels.
       size > 1 ? { ...CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 } : CHANNEL_OPTIONS,
     ),
   );
-  const first = clients[0] as v1.ZedClientInterface;
+  // The health service needs no preshared key. It is asked over the API client's own channel,
+  // so "answers" means that channel (its connection, its reconnect backoff) works too.
+  const health = new Client(address, credentials.createInsecure(), {
+    // authzed-node hides it in its types; its client proxies grpc-js Client members.
+    channelOverride: (clients[0] as unknown as Client).getChannel(),
+  });
   let turn = 0;
-  const next = (): v1.ZedClientInterface =>
-    size === 1 ? first : (clients[(turn = (turn + 1) % size)] as v1.ZedClientInterface);
-  const api: SpiceDbApi = {
-    checkPermission: (r, m, o) => next().promises.checkPermission(r, m, o),
-    checkBulkPermissions: (r, m, o) => next().promises.checkBulkPermissions(r, m, o),
-    writeRelationships: (r, m, o) => next().promises.writeRelationships(r, m, o),
-    deleteRelationships: (r, m, o) => next().promises.deleteRelationships(r, m, o),
-    expandPermissionTree: (r, m, o) => next().promises.expandPermissionTree(r, m, o),
-    readSchema: (r, m, o) => next().promises.readSchema(r, m, o),
-    writeSchema: (r, m, o) => next().promises.writeSchema(r, m, o),
-    readRelationships: (r, m, o) => next().readRelationships(r, m, o),
-    lookupResources: (r, m, o) => next().lookupResources(r, m, o),
-    lookupSubjects: (r, m, o) => next().lookupSubjects(r, m, o),
-    // One long-lived stream per instance (src/spicedb/watch.ts): always the first channel.
-    watch: (r, m, o) => first.watch(r, m, o),
-  };
   return {
-    api,
-    client: first,
-    kind: 'remote',
-    description: `SpiceDB at ${options.endpoint}${options.insecure ? ' (plaintext)' : ' (TLS)'}${
-      size > 1 ? ` over ${size} channels` : ''
-    }`,
+    client: () => clients[size === 1 ? 0 : (turn = (turn + 1) % size)] as v1.ZedClientInterface,
+    probe: (timeoutMs) =>
+      new Promise((resolve) => {
+        health.makeUnaryRequest(
+          HEALTH_CHECK,
+          () => Buffer.alloc(0),
+          (bytes: Buffer) => bytes,
+          {},
+          new Metadata(),
+          { deadline: new Date(Date.now() + timeoutMs) },
+          (error, response) => resolve(!error && response?.equals(SERVING) === true),
+        );
+      }),
     close: () => {
       for (const client of clients) client.close();
+      health.close();
+    },
+  };
+}
+
+/**
+ * The service's remote SpiceDB: one long-lived client per node (no per-request construction),
+ * calls spread round robin over the nodes that answer (node-pool.ts says why a pool).
+ */
+export function connectRemote(options: RemoteOptions): SpiceDbConnection {
+  const target = parseEndpoint(options.endpoint);
+  const pool = new NodePool((address) => nodeTransport(address, options), {
+    ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
+    ...(options.probeTimeoutMs !== undefined ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
+    ...(options.onNodeCall ? { onNodeCall: options.onNodeCall } : {}),
+  });
+  let refresh: NodeJS.Timeout | undefined;
+  let resolved: Promise<void>;
+  if (target.kind === 'static') {
+    pool.setAddresses(target.addresses);
+    resolved = Promise.resolve();
+  } else {
+    const resolve = async () => pool.setAddresses(await resolveTarget(target, options.lookup));
+    resolved = resolve();
+    // Resolved again now and then; a failed lookup keeps the nodes already known.
+    refresh = setInterval(
+      () => void resolve().catch(() => undefined),
+      options.dnsRefreshMs ?? 30_000,
+    );
+    refresh.unref();
+  }
+  // Several nodes: probe them, so a frozen one is left out before calls pile up on it.
+  if (target.kind === 'dns' || target.addresses.length > 1) pool.startProbing();
+
+  type On<F> = F extends (...args: infer A) => infer R
+    ? (client: v1.ZedClientInterface, ...args: A) => R
+    : never;
+  const unary =
+    <Req, Res>(call: On<Unary<Req, Res>>): Unary<Req, Res> =>
+    async (request, metadata, callOptions) => {
+      if (pool.size === 0) await resolved;
+      const node = pool.pick();
+      try {
+        const response = await call(node.transport.client(), request, metadata, callOptions);
+        pool.finished(node);
+        return response;
+      } catch (error) {
+        pool.finished(node, error);
+        throw error;
+      }
+    };
+  const stream =
+    <Req, Res>(call: On<ServerStream<Req, Res>>): ServerStream<Req, Res> =>
+    (request, metadata, callOptions) => {
+      const node = pool.pick();
+      const opened = call(node.transport.client(), request, metadata, callOptions);
+      opened.on('status', (status: StatusObject) => {
+        pool.finished(node, status.code === GrpcStatus.OK ? undefined : status);
+      });
+      return opened;
+    };
+
+  const api: SpiceDbApi = {
+    checkPermission: unary((c, r, m, o) => c.promises.checkPermission(r, m, o)),
+    checkBulkPermissions: unary((c, r, m, o) => c.promises.checkBulkPermissions(r, m, o)),
+    writeRelationships: unary((c, r, m, o) => c.promises.writeRelationships(r, m, o)),
+    deleteRelationships: unary((c, r, m, o) => c.promises.deleteRelationships(r, m, o)),
+    expandPermissionTree: unary((c, r, m, o) => c.promises.expandPermissionTree(r, m, o)),
+    readSchema: unary((c, r, m, o) => c.promises.readSchema(r, m, o)),
+    writeSchema: unary((c, r, m, o) => c.promises.writeSchema(r, m, o)),
+    readRelationships: stream((c, r, m, o) => c.readRelationships(r, m, o)),
+    lookupResources: stream((c, r, m, o) => c.lookupResources(r, m, o)),
+    lookupSubjects: stream((c, r, m, o) => c.lookupSubjects(r, m, o)),
+    // One long-lived stream per instance (src/spicedb/watch.ts); a reconnect picks a node that
+    // answers, so the stream moves off a node that died.
+    watch: stream((c, r, m, o) => c.watch(r, m, o)),
+  };
+  const channels = Math.max(1, Math.floor(options.channels ?? 1));
+  return {
+    api,
+    /** A node that answers, for the bulk tools' streams (they retry what they started). */
+    get client() {
+      return pool.size === 0 ? undefined : pool.pick().transport.client();
+    },
+    kind: 'remote',
+    description: `SpiceDB at ${describeTarget(target)}${options.insecure ? ' (plaintext)' : ' (TLS)'}${
+      channels > 1 ? ` over ${channels} channels per node` : ''
+    }`,
+    nodes: () => pool.statuses(),
+    resolved,
+    close: () => {
+      if (refresh) clearInterval(refresh);
+      pool.close();
     },
   };
 }

@@ -24,7 +24,10 @@ export type { CheckItem, ObjectId } from './batching.js';
 export type { CheckOutcome } from './checks.js';
 
 export interface GatewayOptions {
+  /** The deadline of a whole call, retries included. */
   timeoutMs: number;
+  /** The deadline of one attempt (default timeoutMs); shorter leaves time to retry elsewhere. */
+  attemptTimeoutMs?: number;
   maxAttempts?: number;
   onCall?: (method: string, seconds: number, ok: boolean) => void;
   /**
@@ -76,12 +79,17 @@ export class SpiceDbGateway {
     private readonly options: GatewayOptions,
   ) {
     const onCall = options.onCall;
-    this.policy = serviceCallPolicy(options.timeoutMs, options.maxAttempts, {
-      attemptStarted: (method) => {
-        this.callCounts[method] = (this.callCounts[method] ?? 0) + 1;
+    this.policy = serviceCallPolicy(
+      options.timeoutMs,
+      options.maxAttempts,
+      {
+        attemptStarted: (method) => {
+          this.callCounts[method] = (this.callCounts[method] ?? 0) + 1;
+        },
+        ...(onCall ? { attemptFinished: onCall } : {}),
       },
-      ...(onCall ? { attemptFinished: onCall } : {}),
-    });
+      options.attemptTimeoutMs,
+    );
     const api = connection.api;
     this.checks = new PermissionChecks(api, this.policy, this.tokens);
     this.reads = new RelationshipReads(api, this.policy, this.tokens, options.timeoutMs);
