@@ -104,6 +104,10 @@ export function createServices(
       perSecond: env.RATE_LIMIT_PER_SECOND,
       burst: env.RATE_LIMIT_BURST,
     }),
+    backendRateLimiter: new RateLimiter({
+      perSecond: env.RATE_LIMIT_BACKEND_PER_SECOND,
+      burst: env.RATE_LIMIT_BACKEND_BURST,
+    }),
     audit: new AuditTrail(auditSink),
     live: createLiveAccess(spicedb),
   };

@@ -10,6 +10,7 @@ import { ID_PATTERN } from './authz/ids.js';
 import { applyCors, type CorsPolicy } from './http/cors.js';
 import { BACKEND_SCOPE } from './trpc/auth.js';
 import { createContextFactory, type Services } from './trpc/context.js';
+import { retryAfterOf } from './trpc/rate-limit.js';
 import { appRouter } from './trpc/routers/_app.js';
 import { requestIdOf } from './observability/logger.js';
 import type { ServiceMetrics } from './observability/metrics.js';
@@ -160,6 +161,10 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
     maxBatchSize: MAX_BATCH_CALLS,
     createContext: createContextFactory(services),
     onError: ({ path, error }) => options.onError?.({ path, code: error.code, error }),
+    responseMeta: ({ errors }) => {
+      const retryAfter = retryAfterOf(errors);
+      return retryAfter === undefined ? {} : { headers: { 'retry-after': retryAfter } };
+    },
   });
   const webRoot = options.webRoot === false ? undefined : (options.webRoot ?? DEFAULT_WEB_ROOT);
   const { log, metrics } = options;

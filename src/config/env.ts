@@ -55,6 +55,16 @@ const envSchema = z
     /** Requests each caller (token sub) may make per second, and at once; 0 turns limiting off. */
     RATE_LIMIT_PER_SECOND: unsetIfEmpty(z.coerce.number().min(0).max(1_000_000).default(1_000)),
     RATE_LIMIT_BURST: unsetIfEmpty(z.coerce.number().int().min(0).max(1_000_000).default(2_000)),
+    /**
+     * The same for backend callers (tokens with scope `authz:check`): one backend checks for many
+     * users, so it gets a budget of its own, by default about what one SpiceDB node serves.
+     */
+    RATE_LIMIT_BACKEND_PER_SECOND: unsetIfEmpty(
+      z.coerce.number().min(0).max(10_000_000).default(20_000),
+    ),
+    RATE_LIMIT_BACKEND_BURST: unsetIfEmpty(
+      z.coerce.number().int().min(0).max(10_000_000).default(40_000),
+    ),
     /** Where the audit trail of mutations goes: JSON lines on stdout or stderr, or nowhere. */
     AUDIT_LOG: z.enum(['stdout', 'stderr', 'off']).default('stdout'),
     /** How long fetched JWKS keys are trusted, and the least time between two JWKS fetches. */
@@ -78,6 +88,14 @@ const envSchema = z
       }),
   })
   .superRefine((env, ctx) => {
+    if ((env.RATE_LIMIT_BACKEND_PER_SECOND === 0) !== (env.RATE_LIMIT_BACKEND_BURST === 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RATE_LIMIT_BACKEND_BURST'],
+        message:
+          'RATE_LIMIT_BACKEND_PER_SECOND and RATE_LIMIT_BACKEND_BURST are both 0 (no limit) or both positive',
+      });
+    }
     if (env.SPICEDB_ENDPOINT !== undefined && env.SPICEDB_TOKEN === undefined) {
       ctx.addIssue({
         code: 'custom',

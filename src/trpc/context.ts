@@ -5,7 +5,7 @@ import type { AuditTrail } from '../audit/audit-trail.js';
 import type { AuthzService } from '../authz/service.js';
 import type { LiveAccess } from '../authz/live-access.js';
 import type { SpiceDbGateway } from '../spicedb/gateway.js';
-import type { TokenVerifier } from './auth.js';
+import type { Caller, TokenVerifier } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
 
 /** What every request can reach: built once per process, shared by all requests. */
@@ -15,6 +15,8 @@ export interface Services {
   verifyToken: TokenVerifier;
   /** Per-caller request limits; absent = unlimited. */
   rateLimiter?: RateLimiter | undefined;
+  /** The limits of backend callers (scope `authz:check`); absent = `rateLimiter`'s. */
+  backendRateLimiter?: RateLimiter | undefined;
   /** Where every mutation is recorded, refusals included; absent = not recorded. */
   audit?: AuditTrail | undefined;
   /** Live answers for `authz.watch`, fed by the instance's one Watch stream; absent = off. */
@@ -36,12 +38,23 @@ function subscriptionToken(info: TRPCRequestInfo | undefined): string | undefine
   return typeof token === 'string' && token.length > 0 ? `Bearer ${token}` : undefined;
 }
 
+/**
+ * One verification per request: every call of a batched request carries the same header, so
+ * they share one verification (and one answer) instead of one each.
+ */
+function verifiedOnce(verify: TokenVerifier, authorization: string | undefined): TokenVerifier {
+  let verified: Promise<Caller> | undefined;
+  return (header) => (header === authorization ? (verified ??= verify(header)) : verify(header));
+}
+
 export function createContextFactory(services: Services) {
   return ({ req, info }: { req: IncomingMessage; info?: TRPCRequestInfo }): Context => {
     const header = req.headers['x-request-id'];
+    const authorization = req.headers.authorization ?? subscriptionToken(info);
     return {
       ...services,
-      authorization: req.headers.authorization ?? subscriptionToken(info),
+      verifyToken: verifiedOnce(services.verifyToken, authorization),
+      authorization,
       requestId: typeof header === 'string' && header.length <= 128 ? header : randomUUID(),
     };
   };

@@ -11,6 +11,31 @@ export interface RateLimitOptions {
   now?: () => number;
 }
 
+/** The cause of a TOO_MANY_REQUESTS refusal: when the caller may try again (`Retry-After`). */
+export class RateLimited extends Error {
+  override name = 'RateLimited';
+  constructor(readonly retryAfterMs: number) {
+    super(`rate limit exceeded; retry in ${retryAfterMs} ms`);
+  }
+
+  /** Whole seconds, at least 1, as the `Retry-After` header carries them. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+  }
+}
+
+/** The `Retry-After` value (seconds) for rate-limit refusals among `errors`: the longest wait. */
+export function retryAfterOf(errors: readonly unknown[]): string | undefined {
+  let seconds: number | undefined;
+  for (const error of errors) {
+    const cause = (error as { cause?: unknown } | undefined)?.cause;
+    if (cause instanceof RateLimited) {
+      seconds = Math.max(seconds ?? 0, cause.retryAfterSeconds);
+    }
+  }
+  return seconds === undefined ? undefined : String(seconds);
+}
+
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
 interface Bucket {

@@ -6,7 +6,8 @@ import type { InternalPermission, PublicPermission } from '../authz/schema.js';
 import { toTRPCError } from './spicedb-errors.js';
 import { observeProcedure } from '../observability/request-context.js';
 import { targetOf, zedTokenOf } from '../audit/audit-trail.js';
-import { AuthError, type Caller } from './auth.js';
+import { AuthError, BACKEND_SCOPE, type Caller } from './auth.js';
+import { RateLimited } from './rate-limit.js';
 import type { Context } from './context.js';
 
 function describeZodError(error: ZodError): string {
@@ -95,11 +96,15 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
     throw new TRPCError({ code: 'UNAUTHORIZED', message, cause: error });
   }
   ctx.auditedCaller.userId = caller.userId;
-  const rate = ctx.rateLimiter?.take(caller.userId);
+  const limiter = caller.scopes.has(BACKEND_SCOPE)
+    ? (ctx.backendRateLimiter ?? ctx.rateLimiter)
+    : ctx.rateLimiter;
+  const rate = limiter?.take(caller.userId);
   if (rate !== undefined && !rate.allowed) {
     throw new TRPCError({
       code: 'TOO_MANY_REQUESTS',
       message: `rate limit exceeded for caller ${caller.userId}; retry in ${rate.retryAfterMs} ms`,
+      cause: new RateLimited(rate.retryAfterMs),
     });
   }
   return next({ ctx: { caller } });
