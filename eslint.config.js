@@ -15,5 +15,20 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The service stands alone: tooling and tests import it, never the other way round.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/testkit/**', '**/scripts/**', '**/test/**'] },
+      ],
+    },
+  },
+  {
+    // What scripts and tests share lives in testkit/: neither imports the other.
+    files: ['scripts/**/*.ts', 'testkit/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/test/**'] }] },
+  },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

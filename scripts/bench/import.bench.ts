@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Metadata } from '@grpc/grpc-js';
 import { v1 } from '@authzed/authzed-node';
-import { writeSampleFile } from '../../src/bulk/sample.js';
+import { writeSampleFile } from '../../testkit/bulk-sample.js';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
 import { postgresAvailable } from '../../testkit/postgres.js';
 import { ensureSpiceDbBinary } from '../../testkit/spicedb-binary.js';

@@ -1,12 +1,7 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import {
-  formatZed,
-  fromParts,
-  LineError,
-  parseZed,
-  type RelationshipTuple,
-} from './relationship.js';
+import { formatTuple } from '../spicedb/proto.js';
+import { fromParts, LineError, parseZed, type RelationshipTuple } from './relationship.js';
 
 export type BulkFormat = 'zed' | 'ndjson' | 'csv' | 'yaml';
 
@@ -256,9 +251,9 @@ export async function* readRecords(
 export function serialize(format: BulkFormat, t: RelationshipTuple): string {
   switch (format) {
     case 'zed':
-      return `${formatZed(t)}\n`;
+      return `${formatTuple(t)}\n`;
     case 'yaml':
-      return `  ${formatZed(t)}\n`;
+      return `  ${formatTuple(t)}\n`;
     case 'csv':
       return `${t.resourceType}:${t.resourceId},${t.relation},${subjectText(t)}\n`;
     case 'ndjson':

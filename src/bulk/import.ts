@@ -22,6 +22,7 @@ import {
 } from './relationship.js';
 import { parseSchemaRules, type SchemaRules } from './schema-rules.js';
 import { describeError } from '../spicedb/errors.js';
+import { chunk } from '../util/chunk.js';
 import {
   bulkCallPolicy,
   importChunk,
@@ -260,10 +261,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       ?.every((allowed) => allowed.relation === undefined && !allowed.wildcard) ?? false;
 
   const touchAll = async (relationships: readonly RelationshipTuple[]) => {
-    const slices: RelationshipTuple[][] = [];
-    for (let i = 0; i < relationships.length; i += MAX_WRITE_BATCH) {
-      slices.push(relationships.slice(i, i + MAX_WRITE_BATCH));
-    }
+    const slices = chunk(relationships, MAX_WRITE_BATCH);
     let next = 0;
     const worker = async () => {
       while (next < slices.length) {

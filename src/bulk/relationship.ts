@@ -1,5 +1,5 @@
 import { ID_PATTERN } from '../authz/ids.js';
-import type { RelationshipTuple } from '../spicedb/proto.js';
+import { formatTuple, type RelationshipTuple } from '../spicedb/proto.js';
 import { allowsSubject, describeAllowed, type SchemaRules } from './schema-rules.js';
 
 export type { RelationshipTuple };
@@ -62,15 +62,8 @@ export function parseZed(text: string): RelationshipTuple {
   return fromParts(left.slice(0, hash), left.slice(hash + 1), text.slice(at + 1));
 }
 
-export function formatZed(t: RelationshipTuple): string {
-  const subject = `${t.subjectType}:${t.subjectId}`;
-  return `${t.resourceType}:${t.resourceId}#${t.relation}@${
-    t.subjectRelation ? `${subject}#${t.subjectRelation}` : subject
-  }`;
-}
-
 /** The identity of a relationship, for de-duplication and set comparisons. */
-export const relationshipKey = formatZed;
+export const relationshipKey = formatTuple;
 
 /** Checks one relationship against schema.zed; throws a LineError naming what does not fit. */
 export function checkAgainstSchema(rules: SchemaRules, t: RelationshipTuple): void {

@@ -8,6 +8,7 @@ import { v1 } from '@authzed/authzed-node';
 import { CallPolicy } from '../spicedb/call-policy.js';
 import { GrpcStatus, grpcStatusOf } from '../spicedb/errors.js';
 import { collectStream } from '../spicedb/streams.js';
+import { chunk } from '../util/chunk.js';
 import { tupleOf } from '../spicedb/proto.js';
 import type { RelationshipTuple } from './relationship.js';
 
@@ -91,7 +92,7 @@ export async function writeBatch(
  */
 export function importChunk(
   client: BulkClient,
-  chunk: readonly RelationshipTuple[],
+  relationships: readonly RelationshipTuple[],
   messageSize: number,
   policy: CallPolicy,
 ): Promise<number> {
@@ -104,12 +105,13 @@ export function importChunk(
         else resolve(Number(response?.numLoaded ?? 0));
       },
     );
-    let index = 0;
+    const messages = chunk(relationships, messageSize);
+    let next = 0;
     const pump = () => {
-      while (index < chunk.length) {
-        const relationships = chunk.slice(index, index + messageSize).map(toProto);
-        index += messageSize;
-        if (!stream.write({ relationships })) {
+      while (next < messages.length) {
+        const message = (messages[next] as RelationshipTuple[]).map(toProto);
+        next += 1;
+        if (!stream.write({ relationships: message })) {
           stream.once('drain', pump);
           return;
         }
@@ -141,8 +143,7 @@ export async function readBack(
   const fully: v1.Consistency = {
     requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true },
   };
-  for (let start = 0; start < byCheck.length; start += 500) {
-    const indexes = byCheck.slice(start, start + 500);
+  for (const indexes of chunk(byCheck, 500)) {
     const response = await policy.run('CheckBulkPermissions', 'read', (options) =>
       client.promises.checkBulkPermissions(
         {

@@ -43,39 +43,31 @@ export class RelationshipReads {
     consistency: ReadConsistency,
   ): Promise<RelationshipTuple[]> {
     const observe = this.tokens.beginRead(consistency);
-    const responses = await this.policy.run('ReadRelationships', 'read', (options) =>
-      collectStream(
-        this.api.readRelationships(
-          v1.ReadRelationshipsRequest.create({
-            relationshipFilter: relationshipFilter(filter),
-            consistency: consistencyOf(consistency),
-          }),
-          new Metadata(),
-          options as CallOptions,
-        ),
-      ),
-    );
+    const responses = await this.read(filter, consistency);
     // An empty answer carries no revision; one with rows says where it read.
     observe(responses[0]?.readAt?.token ?? '');
     return responses.flatMap((r) => (r.relationship ? [tupleOf(r.relationship)] : []));
   }
 
   async exists(filter: FilterSpec, consistency: ReadConsistency): Promise<boolean> {
-    const responses = await this.policy.run('ReadRelationships', 'read', (options) =>
+    return (await this.read(filter, consistency, 1)).length > 0;
+  }
+
+  private read(filter: FilterSpec, consistency: ReadConsistency, limit?: number) {
+    return this.policy.run('ReadRelationships', 'read', (options) =>
       collectStream(
         this.api.readRelationships(
           v1.ReadRelationshipsRequest.create({
             relationshipFilter: relationshipFilter(filter),
             consistency: consistencyOf(consistency),
-            optionalLimit: 1,
+            ...(limit !== undefined ? { optionalLimit: limit } : {}),
           }),
           new Metadata(),
           options as CallOptions,
         ),
-        1,
+        limit,
       ),
     );
-    return responses.length > 0;
   }
 
   /**

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matrixCells, PERSONAS, SAMPLE, SAMPLE_SETUP, userOf } from '../../src/authz/matrix.js';
+import { matrixCells, PERSONAS, SAMPLE, SAMPLE_SETUP, userOf } from '../../testkit/matrix.js';
 import { dataOf, httpTrpc, type WireResponse } from '../support/sample-org.js';
 import { testTarget } from '../support/spicedb.js';
 import { freePort, waitForPort } from '../support/spicedb-server.js';
-import { TEST_JWT_SECRET, tokenFor } from '../support/tokens.js';
+import { TEST_JWT_SECRET, tokenFor } from '../../testkit/tokens.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -7,7 +7,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../src/server.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { TEST_JWT_SECRET, tokenFor } from '../support/tokens.js';
+import { TEST_JWT_SECRET, tokenFor } from '../../testkit/tokens.js';
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 

@@ -14,7 +14,7 @@ import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
 import { testEnv } from '../support/app.js';
 import { freshSpiceDb } from '../support/spicedb.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 
 const createCaller = createCallerFactory(appRouter);
 

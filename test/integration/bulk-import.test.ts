@@ -8,8 +8,8 @@ import { defaultCheckpointPath, writeCheckpoint } from '../../src/bulk/checkpoin
 import { runExport } from '../../src/bulk/export.js';
 import type { BulkFormat } from '../../src/bulk/formats.js';
 import { runImport, type ImportOptions } from '../../src/bulk/import.js';
-import { formatZed } from '../../src/bulk/relationship.js';
-import { sampleRelationship, writeSampleFile } from '../../src/bulk/sample.js';
+import { formatTuple } from '../../src/spicedb/proto.js';
+import { sampleRelationship, writeSampleFile } from '../../testkit/bulk-sample.js';
 import {
   exportStream,
   bulkCallPolicy,
@@ -60,7 +60,7 @@ async function stored(client: BulkClient): Promise<string[]> {
   ) as AsyncIterable<{
     relationships: Parameters<typeof fromProto>[0][];
   }>) {
-    for (const r of page.relationships) keys.push(formatZed(fromProto(r)));
+    for (const r of page.relationships) keys.push(formatTuple(fromProto(r)));
   }
   return keys.sort();
 }
@@ -70,7 +70,7 @@ function expectedSample(count: number, prefix = ''): string[] {
   const keys = new Set<string>();
   for (let i = 0; i < count; i += 1) {
     const t = sampleRelationship(i, prefix);
-    keys.add(formatZed(t));
+    keys.add(formatTuple(t));
     if (t.relation === 'organization') {
       keys.add(`organization:${t.subjectId}#project@project:${t.resourceId}`);
     }

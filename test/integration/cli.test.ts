@@ -9,7 +9,7 @@ import { EXIT, runCli, type CliIo } from '../../src/cli.js';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
 import { createTestApp, startHttpApp, type TestApp } from '../support/app.js';
 import { testTarget } from '../support/spicedb.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(repoRoot, 'bin/authz.js');

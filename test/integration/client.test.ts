@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthzClient, errorCodeOf, type AuthzClient } from '../../src/client.js';
 import { createTestApp, startHttpApp, type TestApp } from '../support/app.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 
 describe('createAuthzClient against the real HTTP server', () => {
   let app: TestApp;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matrixCells, PERSONAS, SAMPLE_SETUP, userOf } from '../../src/authz/matrix.js';
+import { matrixCells, PERSONAS, SAMPLE_SETUP, userOf } from '../../testkit/matrix.js';
 import type { ReadConsistency } from '../../src/spicedb/consistency.js';
 import { toTRPCError } from '../../src/trpc/spicedb-errors.js';
 import { SpiceDbGateway, type CheckItem } from '../../src/spicedb/gateway.js';

@@ -6,7 +6,7 @@ import { createHttpServer } from '../../src/server.js';
 import type { SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 
 /**
  * Hostile input against every procedure: arbitrary values and near-valid inputs (one field

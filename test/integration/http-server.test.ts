@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServerOptions } from '../../src/server.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { TEST_JWT_SECRET } from '../../testkit/tokens.js';
 
 /** The page's static files and the development token endpoint, over real HTTP. */
 describe('HTTP server: page and development tokens', () => {

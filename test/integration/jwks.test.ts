@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../../src/app.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
@@ -9,7 +9,7 @@ import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
 import { testEnv } from '../support/app.js';
 import { freshSpiceDb } from '../support/spicedb.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { TEST_JWT_SECRET, tokenFor } from '../../testkit/tokens.js';
 
 const createCaller = createCallerFactory(appRouter);
 const ISSUER = 'https://issuer.test';
@@ -59,17 +59,27 @@ interface Claims {
   header?: Record<string, unknown>;
 }
 
-async function sign(key: SigningKey, claims: Claims = {}): Promise<string> {
-  const jwt = new SignJWT({})
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, ...claims.header })
-    .setSubject(claims.sub ?? 'jwks-user')
-    .setIssuer(claims.iss ?? ISSUER)
-    .setAudience(claims.aud ?? AUDIENCE)
-    .setIssuedAt();
-  if (claims.exp !== null) jwt.setExpirationTime(claims.exp ?? '10m');
-  if (claims.nbf !== undefined) jwt.setNotBefore(claims.nbf);
-  return jwt.sign(key.pair.privateKey);
+function sign(key: SigningKey, claims: Claims = {}): Promise<string> {
+  return tokenFor(claims.sub ?? 'jwks-user', {
+    key: key.pair.privateKey,
+    alg: key.alg,
+    header: { kid: key.kid, ...claims.header },
+    issuer: claims.iss ?? ISSUER,
+    audience: claims.aud ?? AUDIENCE,
+    expiresIn: claims.exp === undefined ? '10m' : claims.exp,
+    ...(claims.nbf !== undefined ? { notBefore: claims.nbf } : {}),
+  });
 }
+
+/** HS256 "signed" with public key material as the secret: the algorithm confusion attack. */
+const confused = (secret: string | Uint8Array, kid = 'rsa-1') =>
+  tokenFor('jwks-user', {
+    ...(typeof secret === 'string' ? { secret } : { key: secret }),
+    header: { kid },
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    expiresIn: '10m',
+  });
 
 const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url');
 
@@ -152,25 +162,12 @@ describe('JWKS verification against a local key server', () => {
         'HS256 signed with the public key as PEM (algorithm confusion)',
         async () => {
           const pem = await exportSPKI(rsa.pair.publicKey);
-          return new SignJWT({})
-            .setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' })
-            .setSubject('jwks-user')
-            .setIssuer(ISSUER)
-            .setAudience(AUDIENCE)
-            .setExpirationTime('10m')
-            .sign(new TextEncoder().encode(pem));
+          return confused(pem);
         },
       ],
       [
         'HS256 signed with the public JWK as the secret',
-        () =>
-          new SignJWT({})
-            .setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' })
-            .setSubject('jwks-user')
-            .setIssuer(ISSUER)
-            .setAudience(AUDIENCE)
-            .setExpirationTime('10m')
-            .sign(new TextEncoder().encode(JSON.stringify(rsa.publicJwk))),
+        () => confused(JSON.stringify(rsa.publicJwk)),
       ],
       ['a kid of the set but a foreign key', () => sign(stranger)],
       ['an unknown kid', () => sign({ ...stranger, kid: 'nobody' })],
@@ -196,15 +193,7 @@ describe('JWKS verification against a local key server', () => {
       ],
       [
         'a token signed with the HS256 test secret',
-        async () => {
-          return new SignJWT({})
-            .setProtectedHeader({ alg: 'HS256' })
-            .setSubject('jwks-user')
-            .setIssuer(ISSUER)
-            .setAudience(AUDIENCE)
-            .setExpirationTime('10m')
-            .sign(new TextEncoder().encode(TEST_JWT_SECRET));
-        },
+        () => tokenFor('jwks-user', { issuer: ISSUER, audience: AUDIENCE, expiresIn: '10m' }),
       ],
     ];
 
@@ -232,13 +221,7 @@ describe('JWKS verification against a local key server', () => {
       const pem = await exportSPKI(rsa.pair.publicKey);
       const der = createPublicKey(pem).export({ type: 'spki', format: 'der' });
       for (const secret of [new TextEncoder().encode(pem), new Uint8Array(der)]) {
-        const forged = await new SignJWT({})
-          .setProtectedHeader({ alg: 'HS256', kid: 'rsa-both' })
-          .setSubject('jwks-user')
-          .setIssuer(ISSUER)
-          .setAudience(AUDIENCE)
-          .setExpirationTime('10m')
-          .sign(secret);
+        const forged = await confused(secret, 'rsa-both');
         await expect(
           ownProfile(callerFor(jwks.url, forged, { AUTH_JWT_SECRET: TEST_JWT_SECRET })),
         ).rejects.toMatchObject({ code: 'UNAUTHORIZED' });

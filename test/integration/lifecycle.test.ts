@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SAMPLE, userOf, type Persona } from '../../src/authz/matrix.js';
+import { SAMPLE, userOf, type Persona } from '../../testkit/matrix.js';
 import { PUBLIC_PERMISSIONS, RESOURCE_TYPES, type ResourceType } from '../../src/authz/schema.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
+import { chunk } from '../../src/util/chunk.js';
 import type { TestApp } from '../support/app.js';
 import { BACKEND_USER, buildSampleOrg, observeSampleOrg } from '../support/sample-org.js';
 
@@ -36,13 +37,12 @@ async function grantsOf(userId: string, objects = OBJECTS): Promise<string[]> {
     ),
   );
   const granted: string[] = [];
-  for (let start = 0; start < items.length; start += 100) {
-    const chunk = items.slice(start, start + 100);
+  for (const slice of chunk(items, 100)) {
     const { results } = await backend.authz.checkBulk({
-      items: chunk,
+      items: slice,
       consistency: { fullyConsistent: true },
     });
-    chunk.forEach((item, index) => {
+    slice.forEach((item, index) => {
       if (results[index]?.allowed) granted.push(`${item.resource}#${item.permission}`);
     });
   }

@@ -6,7 +6,7 @@ import {
   SAMPLE_RESOURCE_ID,
   userOf,
   type Persona,
-} from '../../src/authz/matrix.js';
+} from '../../testkit/matrix.js';
 import {
   PUBLIC_PERMISSIONS,
   RESOURCE_TYPES,

@@ -5,12 +5,13 @@ import {
   userOf,
   type MatrixCell,
   type Persona,
-} from '../../src/authz/matrix.js';
+} from '../../testkit/matrix.js';
 import type { PublicPermission } from '../../src/authz/schema.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
+import { chunk } from '../../src/util/chunk.js';
 import { startHttpApp, type TestApp } from '../support/app.js';
 import { buildSampleOrg, dataOf, httpTrpc } from '../support/sample-org.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 
 const BACKEND = 'billing_backend';
 
@@ -75,12 +76,11 @@ describe('authz.checkBulk gives the same answers, in order', () => {
 
   it('by a backend service, about every persona at once (mixed subjects in one call)', async () => {
     // At most 100 items per call: chunks of the whole matrix, subjects interleaved.
-    for (let start = 0; start < cells.length; start += 100) {
-      const chunk = cells.slice(start, start + 100);
+    for (const slice of chunk(cells, 100)) {
       const { results } = await backend.authz.checkBulk({
-        items: chunk.map((c) => checkInput(c, `user:${userOf(c.persona)}`)),
+        items: slice.map((c) => checkInput(c, `user:${userOf(c.persona)}`)),
       });
-      expect(results.map((r) => r.allowed)).toEqual(chunk.map((c) => c.expected));
+      expect(results.map((r) => r.allowed)).toEqual(slice.map((c) => c.expected));
     }
   });
 });

@@ -13,7 +13,7 @@ import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import type { Services } from '../../src/trpc/context.js';
 import { testEnv } from '../support/app.js';
 import { freshSpiceDb, testTarget } from '../support/spicedb.js';
-import { TEST_JWT_SECRET, tokenFor } from '../support/tokens.js';
+import { TEST_JWT_SECRET, tokenFor } from '../../testkit/tokens.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -6,7 +6,7 @@ import { createServices } from '../../src/app.js';
 import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
 import { createTestApp, testEnv, type TestApp } from '../support/app.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 import { requireSpiceDbBinary } from '../../testkit/spicedb-binary.js';
 import { startSpiceDb, type SpiceDbProcess } from '../../testkit/spicedb-process.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { matrixCells, SAMPLE, userOf } from '../../src/authz/matrix.js';
+import { matrixCells, SAMPLE, userOf } from '../../testkit/matrix.js';
 import { parsePlaygroundFile } from '../../src/authz/playground.js';
 import { RESOURCE_TYPES } from '../../src/authz/schema.js';
 import { connectRemote, readSchemaFile } from '../../src/spicedb/connection.js';
@@ -13,7 +13,7 @@ import { SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { formatTuple } from '../../src/spicedb/proto.js';
 import { generateSampleOrgFile, SAMPLE_ORG_FILE } from '../../scripts/playground/generate.js';
 import { pseudonymizer } from '../../scripts/playground/org-export.js';
-import { buildSampleOrganization, serviceOver } from '../../scripts/playground/sample-org.js';
+import { buildSampleOrganization, serviceOver } from '../../testkit/sample-org.js';
 import { freshSpiceDb, testTarget } from '../support/spicedb.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCheckpointPath } from '../../src/bulk/checkpoint.js';
-import { formatZed } from '../../src/bulk/relationship.js';
-import { sampleRelationship, writeSampleFile } from '../../src/bulk/sample.js';
+import { formatTuple } from '../../src/spicedb/proto.js';
+import { sampleRelationship, writeSampleFile } from '../../testkit/bulk-sample.js';
 import {
   bulkCallPolicy,
   exportStream,
@@ -87,7 +87,7 @@ async function stored(spicedb: SpiceDbProcess): Promise<string[]> {
     ) as AsyncIterable<{
       relationships: Parameters<typeof fromProto>[0][];
     }>) {
-      for (const r of page.relationships) keys.push(formatZed(fromProto(r)));
+      for (const r of page.relationships) keys.push(formatTuple(fromProto(r)));
     }
     return keys.sort();
   });
@@ -97,7 +97,7 @@ function expectedSample(count: number): string[] {
   const keys = new Set<string>();
   for (let i = 0; i < count; i += 1) {
     const t = sampleRelationship(i);
-    keys.add(formatZed(t));
+    keys.add(formatTuple(t));
     if (t.relation === 'organization') {
       keys.add(`organization:${t.subjectId}#project@project:${t.resourceId}`);
     }

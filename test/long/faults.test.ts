@@ -7,7 +7,7 @@ import { connectRemote, readSchemaFile } from '../../src/spicedb/connection.js';
 import type { FilterSpec } from '../../src/spicedb/proto.js';
 import type { Services } from '../../src/trpc/context.js';
 import { testEnv } from '../support/app.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 import {
   requirePostgresBin,
   startOwnPostgres,

@@ -7,7 +7,7 @@ import type { Services } from '../../src/trpc/context.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
 import { appRouter } from '../../src/trpc/routers/_app.js';
 import { freshSpiceDb } from './spicedb.js';
-import { TEST_JWT_SECRET, tokenFor } from './tokens.js';
+import { TEST_JWT_SECRET, tokenFor } from '../../testkit/tokens.js';
 
 const createCaller = createCallerFactory(appRouter);
 

@@ -1,9 +1,9 @@
-import { SAMPLE, SAMPLE_SETUP, userOf, type Persona } from '../../src/authz/matrix.js';
+import { SAMPLE, SAMPLE_SETUP, userOf, type Persona } from '../../testkit/matrix.js';
 import { RESOURCE_TYPES } from '../../src/authz/schema.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
-import { SETUP_OPERATIONS } from '../../scripts/playground/sample-org.js';
+import { SETUP_OPERATIONS } from '../../testkit/sample-org.js';
 import { createTestApp, type TestApp } from './app.js';
 
 export interface SampleOrg {
@@ -25,7 +25,7 @@ export async function runSetupStep(
 }
 
 /**
- * The sample organization of src/authz/matrix.ts, built through the service's own procedures
+ * The sample organization of testkit/matrix.ts, built through the service's own procedures
  * as each actor of SAMPLE_SETUP, on a fresh SpiceDB (or the given connection).
  * `user:X#view_profile` is `self` in the schema, so it needs no relationship: the stranger,
  * who appears in no setup step, can view their own profile all the same.

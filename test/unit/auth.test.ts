@@ -1,16 +1,13 @@
-import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { AuthError, BACKEND_SCOPE, createTokenVerifier } from '../../src/trpc/auth.js';
+import { tokenFor } from '../../testkit/tokens.js';
 
 const SECRET = 'unit-test-secret-unit-test-secret';
-const key = new TextEncoder().encode(SECRET);
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-const sign = (claims: Record<string, unknown>, sub?: string, alg = 'HS256') => {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h');
-  return (sub === undefined ? jwt : jwt.setSubject(sub)).sign(key);
-};
+const sign = (claims: Record<string, unknown>, sub?: string, alg = 'HS256') =>
+  tokenFor(sub, { secret: SECRET, claims, alg });
 
 describe('createTokenVerifier (HS256 secret)', () => {
   const verify = createTokenVerifier({ secret: SECRET });
@@ -36,17 +33,11 @@ describe('createTokenVerifier (HS256 secret)', () => {
     ['another scheme', async () => `Token ${await sign({}, 'alice')}`],
     [
       'a forged signature',
-      async () =>
-        `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(new TextEncoder().encode('another-secret'))}`,
+      async () => `Bearer ${await tokenFor('alice', { secret: 'another-secret' })}`,
     ],
     [
       'an expired token',
-      async () =>
-        `Bearer ${await new SignJWT({})
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject('alice')
-          .setExpirationTime(now() - 10)
-          .sign(key)}`,
+      async () => `Bearer ${await tokenFor('alice', { secret: SECRET, expiresIn: now() - 10 })}`,
     ],
     [
       'alg none',
@@ -74,22 +65,13 @@ describe('createTokenVerifier (HS256 secret)', () => {
 
   it('checks issuer and audience when configured', async () => {
     const strict = createTokenVerifier({ secret: SECRET, issuer: 'idp', audience: 'authz' });
-    const good = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('alice')
-      .setIssuer('idp')
-      .setAudience('authz')
-      .setExpirationTime('1h')
-      .sign(key);
+    const good = await tokenFor('alice', { secret: SECRET, issuer: 'idp', audience: 'authz' });
     await expect(strict(`Bearer ${good}`)).resolves.toMatchObject({ userId: 'alice' });
     await expect(strict(`Bearer ${await sign({}, 'alice')}`)).rejects.toBeInstanceOf(AuthError);
   });
 
   it('requires an expiry only when asked to', async () => {
-    const noExp = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('alice')
-      .sign(key);
+    const noExp = await tokenFor('alice', { secret: SECRET, expiresIn: null });
     await expect(verify(`Bearer ${noExp}`)).resolves.toMatchObject({ userId: 'alice' });
     const strict = createTokenVerifier({ secret: SECRET, requireExpiry: true });
     await expect(strict(`Bearer ${noExp}`)).rejects.toBeInstanceOf(AuthError);

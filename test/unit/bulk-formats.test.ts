@@ -17,12 +17,12 @@ import {
 import {
   checkAgainstSchema,
   derivedInverse,
-  formatZed,
   LineError,
   parseZed,
   type RelationshipTuple,
 } from '../../src/bulk/relationship.js';
 import { parseSchemaRules } from '../../src/bulk/schema-rules.js';
+import { formatTuple } from '../../src/spicedb/proto.js';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bulk-unit-'));
@@ -38,7 +38,7 @@ async function recordsOf(name: string, text: string): Promise<ParsedRecord[]> {
 }
 
 const zedOf = (records: ParsedRecord[]) =>
-  records.map((r) => ('relationship' in r ? formatZed(r.relationship) : `${r.line}: ${r.error}`));
+  records.map((r) => ('relationship' in r ? formatTuple(r.relationship) : `${r.line}: ${r.error}`));
 
 describe('schema rules parsed from schema.zed', () => {
   it('knows every relation of the contract and the subject types each accepts', () => {
@@ -265,7 +265,7 @@ describe('serializing and parsing back', () => {
           if (format === 'yaml') {
             const doc = parseYaml(text) as { relationships?: string };
             expect((doc.relationships ?? '').split('\n').filter(Boolean)).toEqual(
-              tuples.map(formatZed),
+              tuples.map(formatTuple),
             );
           }
         }),

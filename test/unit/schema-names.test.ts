@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { inferRouterInputs } from '@trpc/server';
-import { EXPECTED } from '../../src/authz/matrix.js';
+import { EXPECTED } from '../../testkit/matrix.js';
 import {
   INTERNAL_PERMISSIONS,
   PUBLIC_PERMISSIONS,

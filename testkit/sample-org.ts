@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
-import { createServices } from '../../src/app.js';
-import { SAMPLE_SETUP, userOf } from '../../src/authz/matrix.js';
-import { loadEnv } from '../../src/config/env.js';
-import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
-import type { Services } from '../../src/trpc/context.js';
-import { appRouter } from '../../src/trpc/routers/_app.js';
-import { createCallerFactory } from '../../src/trpc/trpc.js';
+import { createServices } from '../src/app.js';
+import { SAMPLE_SETUP, userOf } from './matrix.js';
+import { loadEnv } from '../src/config/env.js';
+import type { SpiceDbConnection } from '../src/spicedb/connection.js';
+import type { Services } from '../src/trpc/context.js';
+import { appRouter } from '../src/trpc/routers/_app.js';
+import { createCallerFactory } from '../src/trpc/trpc.js';
+import { tokenFor } from './tokens.js';
 
 const createCaller = createCallerFactory(appRouter);
 export type Caller = ReturnType<typeof createCaller>;
@@ -49,12 +49,7 @@ export function serviceOver(connection: SpiceDbConnection): {
   return {
     services,
     async as(userId) {
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject(userId)
-        .setIssuedAt()
-        .setExpirationTime('10m')
-        .sign(new TextEncoder().encode(secret));
+      const token = await tokenFor(userId, { secret, expiresIn: '10m' });
       return createCaller({
         ...services,
         authorization: `Bearer ${token}`,
@@ -65,7 +60,7 @@ export function serviceOver(connection: SpiceDbConnection): {
 }
 
 /**
- * Builds the sample organization of src/authz/matrix.ts through the service's procedures, as
+ * Builds the sample organization of testkit/matrix.ts through the service's procedures, as
  * each actor of SAMPLE_SETUP. `user#view_profile` is `self` in the schema: it needs no
  * relationship, so the stranger, who appears in no setup step, needs none either.
  */

@@ -5,8 +5,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { preamble, serialize, type BulkFormat } from './formats.js';
-import type { RelationshipTuple } from './relationship.js';
+import { preamble, serialize, type BulkFormat } from '../src/bulk/formats.js';
+import type { RelationshipTuple } from '../src/bulk/relationship.js';
 
 const PER_PROJECT = 20;
 

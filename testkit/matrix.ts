@@ -1,4 +1,4 @@
-import type { PublicPermission, ResourceType } from './schema.js';
+import type { PublicPermission, ResourceType } from '../src/authz/schema.js';
 
 /**
  * The seed's permission tables as a sample organization: one user per persona of the matrix,
