@@ -6,7 +6,7 @@ import { ServiceMetrics } from '../../src/observability/metrics.js';
 import { createHttpServer, shutdownGracefully } from '../../src/server.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 import { answer, recordWatch, type WatchRecorder } from '../support/watch.js';
 
 describe('authz.watch over SSE against a real SpiceDB', () => {
