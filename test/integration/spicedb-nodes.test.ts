@@ -8,7 +8,7 @@ import { createHttpServer } from '../../src/server.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import type { Services } from '../../src/trpc/context.js';
 import { testEnv } from '../support/app.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 import { postgresAvailable } from '../../testkit/postgres.js';
 import { requireSpiceDbBinary } from '../../testkit/spicedb-binary.js';
 import { startSpiceDb, type SpiceDbProcess } from '../../testkit/spicedb-process.js';
