@@ -5,8 +5,14 @@ import { loadEnv } from './config/env.js';
 import { createLogger } from './observability/logger.js';
 import { ServiceMetrics } from './observability/metrics.js';
 import { currentRequestScope } from './observability/request-context.js';
+import { createMetricsServer } from './observability/metrics-access.js';
 import { createHttpServer, DEFAULT_WEB_ROOT, shutdownGracefully } from './server.js';
-import { listenFailure, spiceDbFailure, startupFailureLine } from './startup-failure.js';
+import {
+  listenFailure,
+  spiceDbFailure,
+  StartupFailure,
+  startupFailureLine,
+} from './startup-failure.js';
 
 async function main(): Promise<void> {
   const env = loadEnv();
@@ -46,10 +52,13 @@ async function main(): Promise<void> {
     env.AUTH_JWT_SECRET === undefined && env.AUTH_JWKS_URL === undefined;
   const devSecret =
     env.NODE_ENV !== 'production' && usesDevelopmentSecret ? jwtSecretOf(env) : undefined;
+  const metricsAccess = { token: env.METRICS_TOKEN };
+  const ownMetricsPort = env.METRICS_PORT !== undefined;
   const server = createHttpServer(services, {
     log,
     metrics,
     cors: env.CORS_ORIGINS,
+    metricsRoute: ownMetricsPort ? false : metricsAccess,
     ...(devSecret !== undefined ? { devTokens: { secret: devSecret } } : {}),
     onError: ({ path: procedure, code, error }) => {
       // Called inside the request's scope: the line carries its request id.
@@ -83,11 +92,31 @@ async function main(): Promise<void> {
     log.warn('development mode: POST /dev/token mints caller tokens for any user id');
   }
 
+  const metricsServer = ownMetricsPort ? createMetricsServer(metrics, metricsAccess) : undefined;
+  if (metricsServer !== undefined) {
+    const metricsHost = env.METRICS_HOST ?? env.HOST;
+    const metricsPort = await new Promise<number>((resolve, reject) => {
+      metricsServer.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new StartupFailure(
+            `cannot serve /metrics on METRICS_HOST ${metricsHost} METRICS_PORT ${env.METRICS_PORT} (${error.code ?? error.message})`,
+          ),
+        ),
+      );
+      metricsServer.listen(env.METRICS_PORT, metricsHost, () => {
+        const address = metricsServer.address();
+        resolve(typeof address === 'object' && address ? address.port : 0);
+      });
+    });
+    log.info(`metrics at http://${metricsHost}:${metricsPort}/metrics`);
+  }
+
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: draining in-flight requests');
+    metricsServer?.close();
     void shutdownGracefully(server, services, { timeoutMs: 10_000, log }).then(({ drained }) => {
       log.info({ drained }, 'stopped');
       process.exit(0);

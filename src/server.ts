@@ -14,6 +14,7 @@ import { retryAfterOf } from './trpc/rate-limit.js';
 import { appRouter } from './trpc/routers/_app.js';
 import { requestIdOf } from './observability/logger.js';
 import type { ServiceMetrics } from './observability/metrics.js';
+import { serveMetrics, type MetricsAccess } from './observability/metrics-access.js';
 import { runInRequestScope } from './observability/request-context.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -40,8 +41,10 @@ export interface HttpServerOptions {
   onError?: (info: { path: string | undefined; code: string; error: Error }) => void;
   /** Request logs (one line per request, with its id); silent when absent. */
   log?: Logger;
-  /** Prometheus metrics, served at GET /metrics when given. */
+  /** Prometheus metrics, served at GET /metrics when given (and `metricsRoute` is not false). */
   metrics?: ServiceMetrics;
+  /** Who may read /metrics here; `false` when it has a listen address of its own. */
+  metricsRoute?: MetricsAccess | false;
   /** The built access-explorer page; `false` serves no page. */
   webRoot?: string | false;
   /**
@@ -168,6 +171,7 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
   });
   const webRoot = options.webRoot === false ? undefined : (options.webRoot ?? DEFAULT_WEB_ROOT);
   const { log, metrics } = options;
+  const metricsRoute = options.metricsRoute ?? {};
 
   const handle = async (
     req: http.IncomingMessage,
@@ -191,11 +195,8 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
       }
       return trpcHandler(req, res);
     }
-    if (pathname === '/metrics' && metrics !== undefined && req.method === 'GET') {
-      const body = await metrics.render();
-      res.writeHead(200, { 'content-type': metrics.contentType() });
-      res.end(body);
-      return;
+    if (pathname === '/metrics' && metrics !== undefined && metricsRoute !== false) {
+      if (req.method === 'GET') return serveMetrics(metrics, metricsRoute, req, res);
     }
     if (pathname === '/dev/token' && options.devTokens !== undefined && req.method === 'POST') {
       return mintDevToken(req, res, options.devTokens.secret);

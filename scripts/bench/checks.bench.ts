@@ -392,6 +392,7 @@ async function benchServer(
   });
   const env = loadEnv({
     NODE_ENV: 'production',
+    METRICS_TOKEN: 'bench-metrics-token-not-a-secret',
     SPICEDB_ENDPOINT: spicedb.endpoint,
     SPICEDB_TOKEN: spicedb.token,
     SPICEDB_INSECURE: 'true',

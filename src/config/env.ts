@@ -86,6 +86,13 @@ const envSchema = z
           return z.NEVER;
         }
       }),
+    /** GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set. */
+    METRICS_TOKEN: optionalString.pipe(
+      z.string().min(16, 'must be at least 16 characters').optional(),
+    ),
+    /** /metrics on a listen address of its own (and no longer on PORT) when METRICS_PORT is set. */
+    METRICS_HOST: optionalString,
+    METRICS_PORT: unsetIfEmpty(z.coerce.number().int().min(0).max(65535).optional()),
   })
   .superRefine((env, ctx) => {
     if ((env.RATE_LIMIT_BACKEND_PER_SECOND === 0) !== (env.RATE_LIMIT_BACKEND_BURST === 0)) {
@@ -94,6 +101,25 @@ const envSchema = z
         path: ['RATE_LIMIT_BACKEND_BURST'],
         message:
           'RATE_LIMIT_BACKEND_PER_SECOND and RATE_LIMIT_BACKEND_BURST are both 0 (no limit) or both positive',
+      });
+    }
+    if (
+      env.NODE_ENV === 'production' &&
+      env.METRICS_TOKEN === undefined &&
+      env.METRICS_PORT === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['METRICS_TOKEN'],
+        message:
+          'METRICS_TOKEN or METRICS_PORT is required in production: /metrics is not served open',
+      });
+    }
+    if (env.METRICS_HOST !== undefined && env.METRICS_PORT === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['METRICS_PORT'],
+        message: 'is required when METRICS_HOST is set',
       });
     }
     if (env.SPICEDB_ENDPOINT !== undefined && env.SPICEDB_TOKEN === undefined) {

@@ -1,6 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { datastoreUnreachable, GrpcStatus, grpcStatusOf } from '../spicedb/errors.js';
+import { CONSISTENCY_REFUSED, INVALID_REVISION } from '../spicedb/zedtoken.js';
 
 /** Every gRPC status SpiceDB can answer with, mapped to the tRPC code callers see. */
 const GRPC_TO_TRPC: Record<GrpcStatus, TRPC_ERROR_CODE_KEY> = {
@@ -29,6 +30,15 @@ export function trpcCodeForGrpc(code: GrpcStatus): TRPC_ERROR_CODE_KEY {
   return GRPC_TO_TRPC[code];
 }
 
+/** SpiceDB refusing the revision of a caller's ZedToken: BAD_REQUEST naming `consistency`. */
+export function consistencyRefusal(error: unknown): TRPCError | undefined {
+  const info = grpcStatusOf(error);
+  if (info?.code !== GrpcStatus.INVALID_ARGUMENT || !INVALID_REVISION.test(info.message)) {
+    return undefined;
+  }
+  return new TRPCError({ code: 'BAD_REQUEST', message: CONSISTENCY_REFUSED, cause: error });
+}
+
 /** Turns any SpiceDB failure into the tRPC error callers see, keeping the original as `cause`. */
 export function toTRPCError(error: unknown, context = 'SpiceDB request failed'): TRPCError {
   if (error instanceof TRPCError) return error;
@@ -36,6 +46,8 @@ export function toTRPCError(error: unknown, context = 'SpiceDB request failed'):
   if (info === undefined) {
     return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: context, cause: error });
   }
+  const refusal = consistencyRefusal(error);
+  if (refusal !== undefined) return refusal;
   const code = datastoreUnreachable(info) ? 'SERVICE_UNAVAILABLE' : GRPC_TO_TRPC[info.code];
   const message =
     code === 'SERVICE_UNAVAILABLE'

@@ -3,12 +3,17 @@ import { ZodError, z } from 'zod';
 import { DomainError } from '../authz/errors.js';
 import { idSchema } from '../authz/ids.js';
 import type { InternalPermission, PublicPermission } from '../authz/schema.js';
+import type { RequestedConsistency } from '../spicedb/consistency.js';
 import { toTRPCError } from './spicedb-errors.js';
 import { observeProcedure } from '../observability/request-context.js';
 import { targetOf, zedTokenOf } from '../audit/audit-trail.js';
+import { Disclosure } from '../authz/disclosure.js';
 import { AuthError, BACKEND_SCOPE, type Caller } from './auth.js';
+import { assertConsistencyInput, consistencySchema } from './consistency-input.js';
 import { RateLimited } from './rate-limit.js';
 import type { Context } from './context.js';
+
+export { consistencySchema };
 
 function describeZodError(error: ZodError): string {
   return error.issues
@@ -87,7 +92,7 @@ const audited = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
 
 export const publicProcedure = t.procedure.use(measured).use(audited).use(errorBoundary);
 
-export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, getRawInput, next }) => {
   let caller: Caller;
   try {
     caller = await ctx.verifyToken(ctx.authorization);
@@ -107,26 +112,33 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
       cause: new RateLimited(rate.retryAfterMs),
     });
   }
+  await assertConsistencyInput(ctx.spicedb, await getRawInput().catch(() => undefined));
   return next({ ctx: { caller } });
 });
 
-export const consistencySchema = z
-  .union([
-    z.object({ atLeastAsFresh: z.string().min(1).max(4096) }).strict(),
-    z.object({ fullyConsistent: z.literal(true) }).strict(),
-  ])
-  .optional();
+/** What this caller may learn (src/authz/disclosure.ts), read at `requested`. */
+export function disclosureFor(
+  ctx: Context & { caller: Caller },
+  requested?: RequestedConsistency,
+): Disclosure {
+  return new Disclosure(
+    ctx.spicedb,
+    ctx.authz,
+    { userId: ctx.caller.userId, backend: ctx.caller.scopes.has(BACKEND_SCOPE) },
+    requested,
+  );
+}
 
 type OrgPermission = PublicPermission<'organization'> | InternalPermission<'organization'>;
 type ProjectPermission = PublicPermission<'project'> | InternalPermission<'project'>;
 
 type Consistency = z.infer<typeof consistencySchema>;
 
+/** Refuses unless the caller holds `permission`; the message names the object only if visible. */
 async function requirePermission(
   ctx: Context & { caller: Caller },
   resource: { type: string; id: string },
   permission: string,
-  describe: string,
   consistency: Consistency,
 ): Promise<void> {
   const { allowed } = await ctx.spicedb.check(
@@ -134,27 +146,28 @@ async function requirePermission(
     ctx.spicedb.consistency(consistency),
   );
   if (!allowed) {
+    const object = await disclosureFor(ctx, consistency).name(resource);
     throw new TRPCError({
       code: 'FORBIDDEN',
-      message: `caller lacks ${resource.type}#${permission} on ${describe}`,
+      message: `caller lacks ${resource.type}#${permission} on ${object}`,
     });
   }
 }
 
 /**
- * The consistency of a base procedure's own checks: the caller's, else for a mutation the head
- * revision (a write is never authorized by a revoked grant that another replica still caches),
- * else this instance's read-your-writes default.
+ * The consistency of a base procedure's own checks. A mutation is authorized at the head
+ * revision whatever the caller sends: an old token (or another replica's quantized revision)
+ * must never let a revoked grant write. A query honours the caller's consistency, else this
+ * instance's read-your-writes default.
  */
-function authorizationConsistency(type: string, requested: Consistency): Consistency {
-  if (requested !== undefined) return requested;
-  return type === 'mutation' ? { fullyConsistent: true } : undefined;
+export function authorizationConsistency(type: string, requested: Consistency): Consistency {
+  return type === 'mutation' ? { fullyConsistent: true } : requested;
 }
 
 /**
  * A procedure on one organization, allowed only with `permission` on it. Like every base
- * procedure it honours the input's `consistency` for its own checks, so a token from another
- * replica makes the authorization as fresh as the data read after it.
+ * procedure it authorizes a query at the input's `consistency` (a token from another replica
+ * makes the authorization as fresh as the data read after it) and a mutation at the head.
  */
 export const orgProcedure = (permission: OrgPermission) =>
   authedProcedure
@@ -166,7 +179,6 @@ export const orgProcedure = (permission: OrgPermission) =>
           ctx,
           { type: 'organization', id: input.orgId },
           permission,
-          `organization:${input.orgId}`,
           consistency,
         );
       } catch (error) {
@@ -202,7 +214,6 @@ export const projectProcedure = (permission: ProjectPermission) =>
         ctx,
         { type: 'project', id: input.projectId },
         permission,
-        `project:${input.projectId}`,
         consistency,
       );
       return next({ ctx: { orgId, projectId: input.projectId } });
@@ -228,6 +239,6 @@ export const childProcedure = <K extends 'cluster' | 'volume'>(
       if (projectId === undefined) {
         throw new TRPCError({ code: 'NOT_FOUND', message: `${kind} ${id} does not exist` });
       }
-      await requirePermission(ctx, { type: kind, id }, permission, `${kind}:${id}`, consistency);
+      await requirePermission(ctx, { type: kind, id }, permission, consistency);
       return next({ ctx: { projectId, childId: id } });
     });

@@ -69,7 +69,24 @@ describe('loadEnv', () => {
   it('refuses production without a token verifier', () => {
     const error = configErrorOf({ NODE_ENV: 'production' });
     expect(error.message).toMatch(/AUTH_JWKS_URL|AUTH_JWT_SECRET/);
-    expect(() => loadEnv({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's' })).not.toThrow();
+    const metrics = { METRICS_TOKEN: 'a-metrics-token-of-16+' };
+    expect(() =>
+      loadEnv({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's', ...metrics }),
+    ).not.toThrow();
+  });
+
+  it('refuses production with /metrics open: METRICS_TOKEN or METRICS_PORT is required', () => {
+    const error = configErrorOf({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's' });
+    expect(error.message).toContain('METRICS_TOKEN or METRICS_PORT is required in production');
+    const base = { NODE_ENV: 'production', AUTH_JWT_SECRET: 's' };
+    expect(loadEnv({ ...base, METRICS_PORT: '9464' })).toMatchObject({ METRICS_PORT: 9464 });
+    expect(loadEnv({ ...base, METRICS_HOST: '10.0.0.5', METRICS_PORT: '9464' })).toMatchObject({
+      METRICS_HOST: '10.0.0.5',
+    });
+    expect(configErrorOf({ ...base, METRICS_TOKEN: 'short' }).message).toContain('METRICS_TOKEN');
+    expect(configErrorOf({ ...base, METRICS_HOST: '0.0.0.0' }).message).toContain('METRICS_PORT');
+    // Development serves /metrics open unless told otherwise.
+    expect(loadEnv({}).METRICS_TOKEN).toBeUndefined();
   });
 
   it('names every bad variable at once', () => {

@@ -1,11 +1,11 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { explainPermission } from '../../authz/explain.js';
-import { objectRefSchema, type ObjectRef } from '../../authz/ids.js';
+import { DISCLOSURE } from '../../authz/disclosure.js';
+import { objectRefSchema } from '../../authz/ids.js';
 import { isResourceType, RESOURCE_TYPES } from '../../authz/schema.js';
-import type { RequestedConsistency } from '../../spicedb/consistency.js';
 import type { CheckOutcome } from '../../spicedb/gateway.js';
-import { BACKEND_SCOPE, type Caller } from '../auth.js';
+import { BACKEND_SCOPE } from '../auth.js';
 import {
   assertPermission,
   checkShape,
@@ -13,40 +13,18 @@ import {
   subjectFor,
   subjectSchema,
 } from '../check-input.js';
-import type { Context } from '../context.js';
-import { authedProcedure, consistencySchema, router } from '../trpc.js';
+import { consistencyRefusal, toTRPCError } from '../spicedb-errors.js';
+import { authedProcedure, consistencySchema, disclosureFor, router } from '../trpc.js';
 import { watchProcedure } from './watch.js';
 
 export const MAX_BULK_ITEMS = 100;
 export const MAX_LOOKUP_LIMIT = 1_000;
 
-/** lookupSubjects reveals who holds access: callers need to be allowed to read that list. */
-async function assertMayListSubjects(
-  ctx: Context & { caller: Caller },
-  resource: ObjectRef,
-  requested: RequestedConsistency | undefined,
-) {
-  if (ctx.caller.scopes.has(BACKEND_SCOPE)) return;
-  const subject = { type: 'user', id: ctx.caller.userId };
-  const consistency = ctx.spicedb.consistency(requested);
-  let target: { resource: ObjectRef; permission: string } | undefined;
-  if (resource.type === 'organization') target = { resource, permission: 'read_members' };
-  if (resource.type === 'project') target = { resource, permission: 'read_collaborators' };
-  if (resource.type === 'cluster' || resource.type === 'volume') {
-    const projectId = await ctx.authz.parentOf(resource.type, resource.id, requested);
-    if (projectId !== undefined) {
-      target = { resource: { type: 'project', id: projectId }, permission: 'read_collaborators' };
-    }
-  }
-  if (resource.type === 'user' && resource.id === ctx.caller.userId) return;
-  if (target !== undefined) {
-    const { allowed } = await ctx.spicedb.check({ ...target, subject }, consistency);
-    if (allowed) return;
-  }
-  throw new TRPCError({
-    code: 'FORBIDDEN',
-    message: `listing the subjects of ${resource.type}:${resource.id} needs read_members or read_collaborators over it, or the ${BACKEND_SCOPE} scope`,
-  });
+/** An item's own answer, or its own error code: one failed item is not a "no". */
+function bulkResult(outcome: CheckOutcome) {
+  if ('allowed' in outcome) return { allowed: outcome.allowed };
+  const error = toTRPCError(outcome.error, 'check failed');
+  return { allowed: false, error: { code: error.code, message: error.message } };
 }
 
 export const authzRouter = router({
@@ -85,12 +63,12 @@ export const authzRouter = router({
         items,
         ctx.spicedb.consistency(input.consistency),
       );
-      return {
-        results: results.map((r: CheckOutcome) =>
-          'allowed' in r ? { allowed: r.allowed } : { allowed: false, error: 'check failed' },
-        ),
-        checkedAt,
-      };
+      // The consistency is the whole request's: a token SpiceDB refuses refuses the request.
+      for (const r of results) {
+        const refusal = 'error' in r ? consistencyRefusal(r.error) : undefined;
+        if (refusal !== undefined) throw refusal;
+      }
+      return { results: results.map(bulkResult), checkedAt };
     }),
 
   lookupResources: authedProcedure
@@ -112,7 +90,7 @@ export const authzRouter = router({
         throw new TRPCError({ code: 'BAD_REQUEST', message: 'resourceType' });
       assertPermission({ type, id: '-' }, input.permission);
       const subject = subjectFor(ctx.caller, input.subject);
-      return ctx.spicedb.lookupResources(
+      const page = await ctx.spicedb.lookupResources(
         {
           resourceType: type,
           permission: input.permission,
@@ -122,6 +100,16 @@ export const authzRouter = router({
         },
         ctx.spicedb.consistency(input.consistency),
       );
+      const disclosure = disclosureFor(ctx, input.consistency);
+      if (disclosure.learnsEverything || input.permission === DISCLOSURE[type].existence) {
+        return page;
+      }
+      // Holding a permission on an object does not by itself say the caller may see it.
+      const visible = await disclosure.visible(page.resourceIds.map((id) => ({ type, id })));
+      return {
+        ...page,
+        resourceIds: page.resourceIds.filter((id) => visible.has(`${type}:${id}`)),
+      };
     }),
 
   lookupSubjects: authedProcedure
@@ -135,12 +123,22 @@ export const authzRouter = router({
     )
     .query(async ({ ctx, input }) => {
       assertPermission(input.resource, input.permission);
-      await assertMayListSubjects(ctx, input.resource, input.consistency);
-      const subjectIds = await ctx.spicedb.lookupSubjects(
-        { resource: input.resource, permission: input.permission, subjectType: 'user' },
-        ctx.spicedb.consistency(input.consistency),
-      );
-      return { subjectIds };
+      const disclosure = disclosureFor(ctx, input.consistency);
+      if (!(await disclosure.mayListPeople(input.resource))) {
+        throw new TRPCError({
+          code: 'FORBIDDEN',
+          message: `listing the subjects of ${await disclosure.name(input.resource)} needs read_members or read_collaborators over it, or the ${BACKEND_SCOPE} scope`,
+        });
+      }
+      const [subjectIds, visible] = await Promise.all([
+        ctx.spicedb.lookupSubjects(
+          { resource: input.resource, permission: input.permission, subjectType: 'user' },
+          ctx.spicedb.consistency(input.consistency),
+        ),
+        disclosure.visibleUsers(input.resource),
+      ]);
+      // Only the users the caller could find through org.listMembers / project.listCollaborators.
+      return { subjectIds: visible ? subjectIds.filter((id) => visible.has(id)) : subjectIds };
     }),
 
   /** Why `check` answers as it does: the path of relations that grants, or what would. */

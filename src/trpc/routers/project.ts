@@ -5,6 +5,7 @@ import { PROJECT_ROLES } from '../../authz/schema.js';
 import {
   authedProcedure,
   consistencySchema,
+  disclosureFor,
   orgProcedure,
   projectProcedure,
   router,
@@ -41,9 +42,10 @@ export const projectRouter = router({
         ctx.spicedb.consistency(head),
       );
       if (!allowed) {
+        const org = await disclosureFor(ctx, head).name({ type: 'organization', id: orgId });
         throw new TRPCError({
           code: 'FORBIDDEN',
-          message: `only admins of organization ${orgId} may join its projects`,
+          message: `only admins of ${org} may join its projects`,
         });
       }
       return ctx.authz.joinProject(ctx.caller.userId, orgId, input.projectId);

@@ -1,0 +1,144 @@
+import type { ReadConsistency, RequestedConsistency } from '../spicedb/consistency.js';
+import type { SpiceDbGateway } from '../spicedb/gateway.js';
+import type { AuthzService } from './service.js';
+import { filter } from './relationships.js';
+import { isResourceType, type PublicPermission, type ResourceType } from './schema.js';
+
+/**
+ * What a caller may learn about an object, its people and its children: the seed's rows as the
+ * CONTRACT reads them ("What a caller may learn"). Every query answers through this table.
+ *  - existence: the object's existence and id (its name on the roles page);
+ *  - people: the list of its users (organization members, project collaborators);
+ *  - children: the list of its child objects (an organization's projects; project#view_name
+ *    already holds `organization->read_projects`, so a project's existence follows from it).
+ */
+export const DISCLOSURE = {
+  organization: { existence: 'view_name', people: 'read_members', children: 'read_projects' },
+  project: { existence: 'view_name', people: 'read_collaborators' },
+  cluster: { existence: 'view' },
+  volume: { existence: 'view' },
+  user: { existence: 'view_profile' },
+} as const satisfies {
+  [T in ResourceType]: {
+    existence: PublicPermission<T>;
+    people?: PublicPermission<T>;
+    children?: PublicPermission<T>;
+  };
+};
+
+export interface DisclosureCaller {
+  userId: string;
+  /** A backend service (scope `authz:check`) may learn everything. */
+  backend: boolean;
+}
+
+type Ref = { type: string; id: string };
+const key = (ref: Ref) => `${ref.type}:${ref.id}`;
+
+/** The DISCLOSURE rule for one caller at one revision: what of an answer it may see. */
+export class Disclosure {
+  private readonly seen = new Map<string, Promise<boolean>>();
+  private readonly read: ReadConsistency;
+
+  constructor(
+    private readonly spicedb: SpiceDbGateway,
+    private readonly authz: AuthzService,
+    private readonly caller: DisclosureCaller,
+    private readonly requested?: RequestedConsistency,
+  ) {
+    this.read = spicedb.consistency(requested);
+  }
+
+  get learnsEverything(): boolean {
+    return this.caller.backend;
+  }
+
+  private holds(ref: Ref, permission: string): Promise<boolean> {
+    const id = `${key(ref)}#${permission}`;
+    let answer = this.seen.get(id);
+    if (answer === undefined) {
+      answer = this.spicedb
+        .check(
+          { resource: ref, permission, subject: { type: 'user', id: this.caller.userId } },
+          this.read,
+        )
+        .then((a) => a.allowed);
+      this.seen.set(id, answer);
+    }
+    return answer;
+  }
+
+  /** Whether the caller may know that `ref` exists and see its id. */
+  async maySee(ref: Ref): Promise<boolean> {
+    if (this.caller.backend) return true;
+    if (ref.type === 'user') return ref.id === this.caller.userId;
+    // A type outside the contract (another schema) is never shown to a caller without the scope.
+    if (!isResourceType(ref.type)) return false;
+    return this.holds(ref, DISCLOSURE[ref.type].existence);
+  }
+
+  /** The refs of `refs` the caller may see, as `type:id`; checks go out together. */
+  async visible(refs: readonly Ref[]): Promise<Set<string>> {
+    const unique = [...new Map(refs.map((r) => [key(r), r])).values()];
+    const answers = await Promise.all(unique.map((r) => this.maySee(r)));
+    return new Set(unique.filter((_, index) => answers[index]).map(key));
+  }
+
+  /** `type:id` when the caller may see it, else words that name no id (for refusal messages). */
+  async name(ref: Ref): Promise<string> {
+    return (await this.maySee(ref)) ? key(ref) : `a ${ref.type} the caller cannot see`;
+  }
+
+  /** Whether the caller may list the people of `ref` (lookupSubjects' gate). */
+  async mayListPeople(ref: Ref): Promise<boolean> {
+    if (this.caller.backend) return true;
+    if (ref.type === 'user') return ref.id === this.caller.userId;
+    if (ref.type === 'organization') return this.holds(ref, DISCLOSURE.organization.people);
+    const project = await this.projectOf(ref);
+    return project !== undefined && this.holds(project, DISCLOSURE.project.people);
+  }
+
+  /**
+   * The users the caller could find through `org.listMembers` / `project.listCollaborators`
+   * around `ref`: the organization's members (with read_members), the collaborators of each of
+   * its projects the caller may read (read_collaborators), and the caller themself.
+   * Undefined for a backend caller: everyone.
+   */
+  async visibleUsers(ref: Ref): Promise<Set<string> | undefined> {
+    if (this.caller.backend) return undefined;
+    const users = new Set([this.caller.userId]);
+    if (ref.type === 'user') return users;
+    const project = ref.type === 'organization' ? undefined : await this.projectOf(ref);
+    const orgId =
+      ref.type === 'organization'
+        ? ref.id
+        : project && (await this.authz.parentOf('project', project.id, this.requested));
+    if (orgId === undefined) return users;
+    const org = { type: 'organization', id: orgId };
+    const projectIds =
+      ref.type === 'organization'
+        ? (await this.spicedb.readRelationships(filter.projectsOf(orgId), this.read)).map(
+            (r) => r.resourceId,
+          )
+        : [project?.id ?? ''];
+    const [readsMembers, ...readsCollaborators] = await Promise.all([
+      this.holds(org, DISCLOSURE.organization.people),
+      ...projectIds.map((id) => this.holds({ type: 'project', id }, DISCLOSURE.project.people)),
+    ]);
+    const lists = await Promise.all([
+      readsMembers ? this.authz.listMembers(orgId, this.requested) : [],
+      ...projectIds
+        .filter((_, index) => readsCollaborators[index])
+        .map((id) => this.authz.listCollaborators(orgId, id, this.requested)),
+    ]);
+    for (const list of lists) for (const entry of list) users.add(entry.userId);
+    return users;
+  }
+
+  private async projectOf(ref: Ref): Promise<Ref | undefined> {
+    if (ref.type === 'project') return ref;
+    if (ref.type !== 'cluster' && ref.type !== 'volume') return undefined;
+    const projectId = await this.authz.parentOf(ref.type, ref.id, this.requested);
+    return projectId === undefined ? undefined : { type: 'project', id: projectId };
+  }
+}
