@@ -1,18 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/spicedb/loopback.js';
 import { testTarget } from '../support/spicedb.js';
+import { runToExit, startService, type ServiceProcess } from '../support/service-process.js';
 import { TEST_JWT_SECRET } from '../support/tokens.js';
 
 /**
  * GET /metrics in production: behind METRICS_TOKEN, or on METRICS_HOST/METRICS_PORT only; a
- * production start with neither stops with one clear message. `npm start`'s entry, as a process.
+ * production start with neither stops with one clear message. The real `npm start`, as a child process.
  */
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const METRICS_TOKEN = `metrics-${randomUUID()}`;
-const started: ChildProcess[] = [];
 
 function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -40,48 +37,23 @@ function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   };
 }
 
-/** Starts the entry and resolves with its URL once it listens (or rejects with its output). */
-function start(extra: Record<string, string>): Promise<{ url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: repoRoot,
-    env: serviceEnv(extra),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(child);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
-      if (match?.[1]) resolve({ url: match[1], output: () => output });
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    child.once('exit', (code) => reject(new Error(`exited (${code}): ${output}`)));
-  });
+const started: ServiceProcess[] = [];
+async function start(extra: Record<string, string>): Promise<ServiceProcess> {
+  const service = await startService({ npm: 'start' }, serviceEnv(extra));
+  started.push(service);
+  return service;
 }
 
 afterAll(async () => {
-  await Promise.all(
-    started.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all(started.map((service) => service.stop()));
 });
 
 describe('/metrics in production', () => {
-  it('refuses to start with /metrics open, naming the variables', async () => {
-    const error = await start({}).then(
-      () => undefined,
-      (e: unknown) => String(e),
-    );
-    expect(error).toContain('METRICS_TOKEN or METRICS_PORT is required in production');
-    expect(error).not.toContain('listening on');
+  it('refuses to start with /metrics open, in one line naming the variables', async () => {
+    const { code, stderr } = await runToExit({ npm: 'start' }, serviceEnv({}));
+    expect(code).not.toBe(0);
+    const line = stderr.split('\n').find((l) => l.startsWith('authz:'));
+    expect(line).toContain('METRICS_TOKEN or METRICS_PORT is required in production');
   });
 
   it('serves /metrics only with the bearer token', async () => {
