@@ -13,6 +13,7 @@ import { connectRemote } from '../../src/spicedb/connection.js';
  */
 const env = loadEnv({
   NODE_ENV: 'production',
+  METRICS_TOKEN: 'bench-metrics-token-not-a-secret',
   SPICEDB_ENDPOINT: process.env.BENCH_SPICEDB_ENDPOINT,
   SPICEDB_TOKEN: process.env.BENCH_SPICEDB_TOKEN,
   SPICEDB_INSECURE: 'true',
