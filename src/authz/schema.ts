@@ -1,97 +1,73 @@
+import {
+  CAVEATS,
+  DEFINITIONS,
+  type CaveatShape,
+  type PermissionName,
+  type RelationName,
+  type ResourceType,
+  type SubjectTypeShape,
+} from './schema.generated.js';
+
 /**
- * The names of schema.zed that the service and its callers rely on, as TypeScript types.
- * test/unit/schema-names.test.ts parses schema.zed and fails when the two drift apart.
+ * The names of schema.zed that the service and its callers rely on, as TypeScript types and
+ * runtime lists, all read from the generated module (`npm run schema:gen`): nothing here
+ * repeats the schema.
+ *
+ * Public or internal: every permission of schema.zed is part of the public surface (the
+ * contract's permission table, one per row of the roles page) unless it is named below, where
+ * the compiler checks each name against the generated module. So a permission added to the
+ * schema is public by default, and the typecheck fails until the roles matrix
+ * (testkit/matrix.ts, typed by PublicPermission) says who holds it.
  */
-
-export const PUBLIC_PERMISSIONS = {
-  organization: [
-    'read_settings',
-    'write_settings',
-    'read_billing',
-    'write_billing',
-    'read_projects',
-    'create_project',
-    'read_members',
-    'invite_member',
-    'remove_member',
-    'manage_roles',
-    'view_name',
-  ],
-  project: [
-    'read_settings',
-    'write_settings',
-    'read_cost_analytics',
-    'read_api_keys',
-    'create_api_key',
-    'revoke_api_key',
-    'read_collaborators',
-    'add_collaborator',
-    'remove_collaborator',
-    'manage_roles',
-    'view_name',
-    'create_cluster',
-    'create_volume',
-    'use_fine_tuning',
-    'use_endpoints',
-    'use_serverless_inference',
-  ],
-  cluster: [
-    'delete',
-    'scale',
-    'modify_config',
-    'view',
-    'ssh',
-    'run_kubectl',
-    'access_dashboard',
-    'submit_slurm_job',
-  ],
-  volume: ['resize', 'view', 'read_write'],
-  user: ['view_profile'],
-} as const;
-
-/** Permissions the service evaluates for its own policy; not part of the contract's surface. */
-export const INTERNAL_PERMISSIONS = {
+const INTERNAL = {
   organization: ['admin_role', 'member_role', 'transfer_ownership', 'join_projects'],
   project: ['admin_role', 'collaborator'],
-  cluster: [],
-  volume: [],
-  user: [],
-} as const;
+} as const satisfies { readonly [T in ResourceType]?: readonly PermissionName<T>[] };
 
-export const RELATIONS = {
-  organization: { owner: 'user', admin: 'user', member: 'user', project: 'project' },
-  project: { organization: 'organization', admin: 'user', member: 'user' },
-  cluster: { project: 'project' },
-  volume: { project: 'project' },
-  user: {},
-} as const;
+export type { ResourceType, RelationName, PermissionName, SubjectTypeShape, CaveatShape };
 
-export type ResourceType = keyof typeof PUBLIC_PERMISSIONS;
-export type PublicPermission<T extends ResourceType = ResourceType> =
-  (typeof PUBLIC_PERMISSIONS)[T][number];
-export type InternalPermission<T extends ResourceType = ResourceType> =
-  (typeof INTERNAL_PERMISSIONS)[T][number];
-export type Permission<T extends ResourceType = ResourceType> =
-  PublicPermission<T> | InternalPermission<T>;
-export type Relation<T extends ResourceType = ResourceType> = keyof (typeof RELATIONS)[T] & string;
+/** Permissions the service evaluates for its own policy; not part of the contract's surface. */
+export type InternalPermission<T extends ResourceType = ResourceType> = {
+  [K in T]: K extends keyof typeof INTERNAL ? (typeof INTERNAL)[K][number] : never;
+}[T];
+export type PublicPermission<T extends ResourceType = ResourceType> = {
+  [K in T]: Exclude<PermissionName<K>, InternalPermission<K>>;
+}[T];
+export type Permission<T extends ResourceType = ResourceType> = PermissionName<T>;
+export type Relation<T extends ResourceType = ResourceType> = RelationName<T>;
 
 /** Every `type#permission` pair a caller may ask about, e.g. `cluster#ssh`. */
 export type QualifiedPermission = {
   [T in ResourceType]: `${T}#${PublicPermission<T>}`;
 }[ResourceType];
 
-export const RESOURCE_TYPES = Object.keys(PUBLIC_PERMISSIONS) as ResourceType[];
-
-export const ORG_ROLES = ['owner', 'admin', 'member'] as const;
-export type OrgRole = (typeof ORG_ROLES)[number];
-export const ASSIGNABLE_ORG_ROLES = ['admin', 'member'] as const;
-export type AssignableOrgRole = (typeof ASSIGNABLE_ORG_ROLES)[number];
-export const PROJECT_ROLES = ['admin', 'member'] as const;
-export type ProjectRole = (typeof PROJECT_ROLES)[number];
+export const RESOURCE_TYPES = Object.keys(DEFINITIONS) as ResourceType[];
 
 export function isResourceType(value: string): value is ResourceType {
-  return Object.hasOwn(PUBLIC_PERMISSIONS, value);
+  return Object.hasOwn(DEFINITIONS, value);
 }
+
+const internalOf = (type: ResourceType): readonly string[] =>
+  (INTERNAL as Partial<Record<ResourceType, readonly string[]>>)[type] ?? [];
+
+const perType = (names: (type: ResourceType) => readonly string[]) =>
+  Object.fromEntries(RESOURCE_TYPES.map((type) => [type, names(type)])) as Record<
+    ResourceType,
+    readonly string[]
+  >;
+
+export const INTERNAL_PERMISSIONS = perType(internalOf) as {
+  readonly [T in ResourceType]: readonly InternalPermission<T>[];
+};
+
+export const PUBLIC_PERMISSIONS = perType((type) =>
+  Object.keys(DEFINITIONS[type].permissions).filter((p) => !internalOf(type).includes(p)),
+) as { readonly [T in ResourceType]: readonly PublicPermission<T>[] };
+
+/** Every public permission name of any type, for a zod enum: a typo does not compile. */
+export const PUBLIC_PERMISSION_NAMES = [
+  ...new Set(RESOURCE_TYPES.flatMap((type) => PUBLIC_PERMISSIONS[type])),
+] as [PublicPermission, ...PublicPermission[]];
 
 export function isPublicPermission<T extends ResourceType>(
   type: T,
@@ -100,8 +76,57 @@ export function isPublicPermission<T extends ResourceType>(
   return (PUBLIC_PERMISSIONS[type] as readonly string[]).includes(permission);
 }
 
+export function isPermission<T extends ResourceType>(
+  type: T,
+  name: string,
+): name is PermissionName<T> {
+  return Object.hasOwn(DEFINITIONS[type].permissions, name);
+}
+
+export function isRelation<T extends ResourceType>(type: T, name: string): name is RelationName<T> {
+  return Object.hasOwn(DEFINITIONS[type].relations, name);
+}
+
 export function publicPermissionPairs(): Array<{ type: ResourceType; permission: string }> {
   return RESOURCE_TYPES.flatMap((type) =>
     PUBLIC_PERMISSIONS[type].map((permission) => ({ type, permission })),
   );
 }
+
+/**
+ * A permission's expression as SpiceDB writes it back, e.g. `admin + (member &
+ * organization->admin_role)`; undefined for an unknown type or permission.
+ */
+export function permissionExpression(type: string, permission: string): string | undefined {
+  if (!isResourceType(type) || !isPermission(type, permission)) return undefined;
+  const permissions: Readonly<Record<string, { expression: string }>> =
+    DEFINITIONS[type].permissions;
+  return permissions[permission]?.expression;
+}
+
+/** The subject types a relation allows (empty for an unknown type or relation). */
+export function allowedSubjectTypes(type: string, relation: string): readonly SubjectTypeShape[] {
+  if (!isResourceType(type) || !isRelation(type, relation)) return [];
+  const relations: Readonly<Record<string, { subjectTypes: readonly SubjectTypeShape[] }>> =
+    DEFINITIONS[type].relations;
+  return relations[relation]?.subjectTypes ?? [];
+}
+
+export function caveatOf(name: string): CaveatShape | undefined {
+  return Object.hasOwn(CAVEATS, name) ? (CAVEATS as Record<string, CaveatShape>)[name] : undefined;
+}
+
+/** The organization relations that carry roles. */
+export const ORG_ROLES = [
+  'owner',
+  'admin',
+  'member',
+] as const satisfies readonly RelationName<'organization'>[];
+export type OrgRole = (typeof ORG_ROLES)[number];
+export const ASSIGNABLE_ORG_ROLES = ['admin', 'member'] as const satisfies readonly OrgRole[];
+export type AssignableOrgRole = (typeof ASSIGNABLE_ORG_ROLES)[number];
+export const PROJECT_ROLES = [
+  'admin',
+  'member',
+] as const satisfies readonly RelationName<'project'>[];
+export type ProjectRole = (typeof PROJECT_ROLES)[number];

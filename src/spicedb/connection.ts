@@ -39,6 +39,8 @@ export interface SpiceDbApi {
   expandPermissionTree: Unary<v1.ExpandPermissionTreeRequest, v1.ExpandPermissionTreeResponse>;
   readSchema: Unary<v1.ReadSchemaRequest, v1.ReadSchemaResponse>;
   writeSchema: Unary<v1.WriteSchemaRequest, v1.WriteSchemaResponse>;
+  diffSchema: Unary<v1.DiffSchemaRequest, v1.DiffSchemaResponse>;
+  reflectSchema: Unary<v1.ReflectSchemaRequest, v1.ReflectSchemaResponse>;
   readRelationships: ServerStream<v1.ReadRelationshipsRequest, v1.ReadRelationshipsResponse>;
   lookupResources: ServerStream<v1.LookupResourcesRequest, v1.LookupResourcesResponse>;
   lookupSubjects: ServerStream<v1.LookupSubjectsRequest, v1.LookupSubjectsResponse>;
@@ -213,6 +215,8 @@ export function connectRemote(options: RemoteOptions): SpiceDbConnection {
     expandPermissionTree: unary((c, r, m, o) => c.promises.expandPermissionTree(r, m, o)),
     readSchema: unary((c, r, m, o) => c.promises.readSchema(r, m, o)),
     writeSchema: unary((c, r, m, o) => c.promises.writeSchema(r, m, o)),
+    diffSchema: unary((c, r, m, o) => c.promises.diffSchema(r, m, o)),
+    reflectSchema: unary((c, r, m, o) => c.promises.reflectSchema(r, m, o)),
     readRelationships: stream((c, r, m, o) => c.readRelationships(r, m, o)),
     lookupResources: stream((c, r, m, o) => c.lookupResources(r, m, o)),
     lookupSubjects: stream((c, r, m, o) => c.lookupSubjects(r, m, o)),

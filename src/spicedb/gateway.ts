@@ -210,6 +210,14 @@ export class SpiceDbGateway {
     return this.schema.write(schema);
   }
 
+  diffSchema(schema: string): Promise<v1.ReflectionSchemaDiff[]> {
+    return this.schema.diff(schema);
+  }
+
+  reflectSchema(): Promise<v1.ReflectSchemaResponse> {
+    return this.schema.reflect();
+  }
+
   /** True while SpiceDB answers within a short deadline. */
   ready(timeoutMs = 1_000): Promise<boolean> {
     return spiceDbReady(this.schema, timeoutMs);

@@ -3,7 +3,7 @@ import type { CallPolicy } from './call-policy.js';
 import type { SpiceDbApi } from './connection.js';
 import { v1 } from './proto.js';
 
-/** ReadSchema and WriteSchema. */
+/** ReadSchema, WriteSchema, DiffSchema and ReflectSchema. */
 export class SchemaCalls {
   constructor(
     private readonly api: SpiceDbApi,
@@ -24,6 +24,38 @@ export class SchemaCalls {
   async write(schema: string): Promise<void> {
     await this.policy.run('WriteSchema', 'write', (options) =>
       this.api.writeSchema(v1.WriteSchemaRequest.create({ schema }), new Metadata(), options),
+    );
+  }
+
+  /** SpiceDB's own comparison of `schema` with the schema it holds (no diffs: the same). */
+  async diff(schema: string): Promise<v1.ReflectionSchemaDiff[]> {
+    const response = await this.policy.run('DiffSchema', 'read', (options) =>
+      this.api.diffSchema(
+        v1.DiffSchemaRequest.create({
+          comparisonSchema: schema,
+          consistency: v1.Consistency.create({
+            requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true },
+          }),
+        }),
+        new Metadata(),
+        options,
+      ),
+    );
+    return response.diffs;
+  }
+
+  /** The schema SpiceDB holds, as its reflection: definitions, relations, permissions, caveats. */
+  async reflect(): Promise<v1.ReflectSchemaResponse> {
+    return this.policy.run('ReflectSchema', 'read', (options) =>
+      this.api.reflectSchema(
+        v1.ReflectSchemaRequest.create({
+          consistency: v1.Consistency.create({
+            requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true },
+          }),
+        }),
+        new Metadata(),
+        options,
+      ),
     );
   }
 }

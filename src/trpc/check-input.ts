@@ -2,12 +2,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { objectRefSchema, type ObjectRef } from '../authz/ids.js';
-import {
-  isPublicPermission,
-  PUBLIC_PERMISSIONS,
-  RESOURCE_TYPES,
-  type PublicPermission,
-} from '../authz/schema.js';
+import { isPublicPermission, PUBLIC_PERMISSION_NAMES } from '../authz/schema.js';
 import { BACKEND_SCOPE, type Caller } from './auth.js';
 
 export const subjectSchema = objectRefSchema('subject').refine((ref) => ref.type === 'user', {
@@ -15,11 +10,7 @@ export const subjectSchema = objectRefSchema('subject').refine((ref) => ref.type
 });
 
 /** Every permission name of schema.zed: typed clients get a compile error for a misspelt one. */
-const PERMISSION_NAMES = [
-  ...new Set(RESOURCE_TYPES.flatMap((type) => PUBLIC_PERMISSIONS[type])),
-] as [PublicPermission, ...PublicPermission[]];
-
-export const permissionField = z.enum(PERMISSION_NAMES, {
+export const permissionField = z.enum(PUBLIC_PERMISSION_NAMES, {
   error: (issue) =>
     typeof issue.input === 'string'
       ? `"${issue.input}" is not a permission of any resource type`

@@ -7,7 +7,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 cache_root="${SPICEDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/authz-spicedb}"
-source_hash="$(cat "$here/main.go" "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
+source_hash="$(cat "$here"/*.go "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
 bin_dir="$cache_root/devvalidate-$source_hash"
 binary="$bin_dir/devvalidate"
 
