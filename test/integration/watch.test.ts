@@ -148,6 +148,38 @@ describe('authz.watch over SSE against a real SpiceDB', () => {
     leo.close();
   });
 
+  it('serves a plain EventSource: token in connectionParams, resume with Last-Event-ID', async () => {
+    const input = encodeURIComponent(
+      JSON.stringify({ checks: [{ resource: 'project:p1', permission: 'read_settings' }] }),
+    );
+    const params = encodeURIComponent(JSON.stringify({ token: await tokenFor('alice') }));
+    const firstData = async (headers: Record<string, string>) => {
+      const abort = new AbortController();
+      const response = await fetch(
+        `${url}/trpc/authz.watch?input=${input}&connectionParams=${params}`,
+        { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal },
+      );
+      let text = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+        if (/^id: /m.test(text) || text.includes('serialized-error')) break;
+      }
+      abort.abort();
+      return text;
+    };
+    const fresh = await firstData({});
+    expect(fresh).toContain('"subject":"user:alice","allowed":true');
+    const id = /^id: (.+)$/m.exec(fresh)?.[1] ?? '';
+    expect(id.length).toBeGreaterThan(0);
+    const resumed = await firstData({ 'last-event-id': id });
+    expect(resumed).toContain('"allowed":true');
+    // A malformed resume point is refused, naming the field.
+    const refused = await firstData({ 'last-event-id': 'not a token!' });
+    expect(refused).toContain('serialized-error');
+    expect(refused).toContain('lastEventId');
+  });
+
   it('lets a caller watch only their own access; the backend scope may watch anyone', async () => {
     const mallory = watch(as('mallory'), {
       checks: [{ resource: 'project:p1', permission: 'read_settings', subject: 'user:alice' }],
