@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE, userOf, type Persona } from '../../src/authz/matrix.js';
+import { SAMPLE, userOf, type Persona } from '../../testkit/matrix.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import type { TestApp } from '../support/app.js';
 import { createTestApp } from '../support/app.js';

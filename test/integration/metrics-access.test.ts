@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/spicedb/loopback.js';
 import { testTarget } from '../support/spicedb.js';
 import { runToExit, startService, type ServiceProcess } from '../support/service-process.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { TEST_JWT_SECRET } from '../../testkit/tokens.js';
 
 /**
  * GET /metrics in production: behind METRICS_TOKEN, or on METRICS_HOST/METRICS_PORT only; a
