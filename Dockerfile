@@ -1,21 +1,22 @@
 # syntax=docker/dockerfile:1
-# The authz service: built in stages, run as the unprivileged `node` user.
-ARG NODE_IMAGE=node:20.19-bookworm-slim
+# The authz service: compiled in a build stage, run as compiled JavaScript by the unprivileged
+# `node` user on the current Node LTS (development keeps tsx; production needs no compiler).
+ARG NODE_IMAGE=node:24.11-bookworm-slim
 
-# 1. Every dependency, for building the access-explorer page.
+# 1. Every dependency, for compiling the service and building the access-explorer page.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
-# 2. The page: vite build into web/dist.
+# 2. tsc into dist/ (npm run build), vite into web/dist (npm run build:web).
 FROM deps AS build
-COPY tsconfig.json schema.zed ./
+COPY tsconfig.json tsconfig.build.json schema.zed ./
 COPY src ./src
 COPY web ./web
-RUN npm run build:web
+RUN npm run build && npm run build:web
 
-# 3. The runtime: production dependencies, the sources (run by tsx), the built page.
+# 3. The runtime: production dependencies only, the compiled service, the built page.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -25,12 +26,13 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # Owned by root and read-only to the service user: the process cannot rewrite its own code.
 COPY schema.zed ./
-COPY src ./src
 COPY bin ./bin
-COPY scripts ./scripts
+COPY --from=build /app/dist ./dist
 COPY --from=build /app/web/dist ./web/dist
 USER node
 EXPOSE 3000
+# main.js drains in-flight requests on SIGTERM; node is PID 1's only process (no npm, no shell).
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "dist/main.js"]

@@ -5,28 +5,38 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, runCli, type CliIo } from '../../src/cli.js';
+import { EXIT, runCli, type CliIo } from '../../src/cli/index.js';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
 import { createTestApp, startHttpApp, type TestApp } from '../support/app.js';
 import { testTarget } from '../support/spicedb.js';
 import { tokenFor } from '../../testkit/tokens.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** No test reads the contexts of whoever runs the suite. */
+const isolatedConfig = mkdtempSync(path.join(tmpdir(), 'authz-cli-config-'));
+afterAll(() => rmSync(isolatedConfig, { recursive: true, force: true }));
 const BIN = path.join(repoRoot, 'bin/authz.js');
 
 /** runCli in-process, with its output captured. */
 async function cli(argv: string[], env: NodeJS.ProcessEnv) {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIo = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), env };
+  const io: CliIo = {
+    stdout: (t) => out.push(t),
+    stderr: (t) => err.push(t),
+    env: { XDG_CONFIG_HOME: isolatedConfig, ...env },
+  };
   const code = await runCli(argv, io);
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
-/** The real `authz` executable (bin/authz.js through tsx), as `npx authz` runs it. */
+/** The real `authz` executable (bin/authz.js, from the sources), as `npx authz` runs it. */
 function spawnBin(argv: string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], { env, cwd: repoRoot });
+    const child = spawn(process.execPath, [BIN, ...argv], {
+      env: { ...env, AUTHZ_CLI_SOURCE: '1' },
+      cwd: repoRoot,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -72,8 +82,8 @@ describe('authz CLI against the service over HTTP', () => {
   it('check: a misspelt permission is a usage error naming the valid ones; a refusal is exit 3', async () => {
     const typo = await cli(['check', 'cluster:c1', 'shh'], env);
     expect(typo.code).toBe(EXIT.usage);
-    expect(typo.stderr).toContain('"shh" is not a permission of cluster');
-    expect(typo.stderr).toContain('ssh');
+    expect(typo.stderr).toContain('"shh" is not a permission of cluster (did you mean ssh?)');
+    expect(typo.stderr).toContain('(see `authz check --help`)');
 
     // bob has no authz:check scope: asking about alice is FORBIDDEN by the service.
     const refused = await cli(['check', 'cluster:c1', 'ssh', 'alice', '--json'], env);
@@ -188,7 +198,7 @@ describe.skipIf(noServer)('authz CLI against SpiceDB directly', () => {
     );
     const imported = await cli(['import', input, '--json'], { ...process.env, ...spicedbEnv });
     expect(imported).toMatchObject({ code: 0 });
-    expect(JSON.parse(imported.stdout)).toMatchObject({ ok: true, exitCode: 0 });
+    expect(JSON.parse(imported.stdout)).toMatchObject({ ok: true, read: 3 });
 
     const output = path.join(dir, 'out.ndjson');
     const exported = await spawnBin(['export', output], { ...process.env, ...spicedbEnv });
