@@ -358,7 +358,9 @@ describe.skipIf(target.mode !== 'server')('bulk import into a real SpiceDB', () 
 
     const usage = await runScript('import', [file, '--mode', 'upsert'], env);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/--mode must be touch, create or delete/);
+    expect(usage.stderr).toMatch(
+      /'--mode <mode>' argument .* Allowed choices are touch, create, delete/,
+    );
 
     const noServer = await runScript('import', [file, '--max-attempts', '2'], {
       ...env,
