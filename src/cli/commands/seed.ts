@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SAMPLE, SAMPLE_SETUP } from '../../authz/matrix.js';
+import { SAMPLE, SAMPLE_SETUP } from '../../authz/sample-org.js';
 import { readConfig, resolveTarget, writeConfig, type ServiceTarget } from '../contexts.js';
 import { EXIT } from '../io.js';
 import { mintDevToken, serviceFailure } from '../service.js';
