@@ -37,8 +37,13 @@ export interface PostgresProcess {
   crash(): void;
   start(): void;
   psql(database: string, sql: string): string;
-  /** A streaming replica of this instance (`pg_basebackup -R`) on a port of its own. */
-  startReplica(): Promise<PostgresProcess>;
+  /**
+   * A streaming replica of this instance (`pg_basebackup -R`) on a port of its own; `applyDelay`
+   * (`recovery_min_apply_delay`, e.g. `2s`) makes it lag behind by that much, on purpose.
+   */
+  startReplica(options?: { applyDelay?: string }): Promise<PostgresProcess>;
+  /** Waits until `sql` (on `database`) answers `t`, e.g. a replica has replayed something. */
+  waitFor(database: string, sql: string, timeoutMs?: number): Promise<void>;
   /** Stops it and removes its directory. */
   stop(): void;
 }
@@ -90,6 +95,8 @@ async function serve(
     '-c listen_addresses=127.0.0.1',
     '-c fsync=on',
     '-c max_connections=300',
+    // SpiceDB's Watch API (authz.watch) needs commit timestamps.
+    '-c track_commit_timestamp=on',
     ...settings,
   ].join(' ');
   const start = () => {
@@ -130,7 +137,19 @@ async function serve(
         '-Atc',
         sql,
       ]),
-    startReplica: async () => {
+    waitFor: async (database, sql, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          if (self.psql(database, sql).trim() === 't') return;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+        }
+        if (Date.now() > deadline) throw new Error(`${sql} is still not true on port ${port}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    startReplica: async ({ applyDelay } = {}) => {
       const replicaDir = r.ownedDir('authz-pg-replica-');
       const replicaPort = await freePort();
       r.run('pg_basebackup', [
@@ -147,7 +166,8 @@ async function serve(
         'stream',
         '--no-sync',
       ]);
-      return serve(bin, r, replicaDir, replicaPort, ['-c hot_standby=on']);
+      const delay = applyDelay === undefined ? [] : [`-c recovery_min_apply_delay=${applyDelay}`];
+      return serve(bin, r, replicaDir, replicaPort, ['-c hot_standby=on', ...delay]);
     },
     stop: () => {
       try {

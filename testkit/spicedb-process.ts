@@ -42,6 +42,8 @@ export interface StartSpiceDbOptions {
   dispatch?: { listen: string; upstream: string };
   /** Written once the server listens. */
   schema?: string;
+  /** Serve SpiceDB's Prometheus metrics on a free loopback port (`metricsUrl`). */
+  metrics?: boolean;
   /** More `spicedb` flags, after the harness's own. */
   args?: string[];
   startTimeoutMs?: number;
@@ -54,6 +56,8 @@ export interface SpiceDbProcess {
   /** postgres: the database served. */
   readonly datastoreUri: string | undefined;
   readonly pid: number | undefined;
+  /** `http://127.0.0.1:PORT/metrics` when started with `metrics: true`. */
+  readonly metricsUrl: string | undefined;
   /** SPICEDB_ENDPOINT / SPICEDB_TOKEN / SPICEDB_INSECURE for a service or a CLI child. */
   readonly env: Record<'SPICEDB_ENDPOINT' | 'SPICEDB_TOKEN' | 'SPICEDB_INSECURE', string>;
   /** A plaintext connection to it (close it yourself). */
@@ -91,7 +95,13 @@ function waitForExit(child: ChildProcess, killAfterMs?: number): Promise<void> {
   });
 }
 
-function serveArgs(options: StartSpiceDbOptions, address: string, token: string, uri?: string) {
+function serveArgs(
+  options: StartSpiceDbOptions,
+  address: string,
+  token: string,
+  uri: string | undefined,
+  metricsPort: number | undefined,
+) {
   if (options.datastore === 'testing') {
     return ['serve-testing', '--grpc-addr', address, '--readonly-grpc-enabled=false', ...QUIET];
   }
@@ -101,7 +111,9 @@ function serveArgs(options: StartSpiceDbOptions, address: string, token: string,
     address,
     '--grpc-preshared-key',
     token,
-    '--metrics-enabled=false',
+    ...(metricsPort === undefined
+      ? ['--metrics-enabled=false']
+      : ['--metrics-addr', `127.0.0.1:${metricsPort}`]),
     '--telemetry-endpoint=',
     ...QUIET,
   ];
@@ -152,7 +164,8 @@ export async function startSpiceDb(options: StartSpiceDbOptions): Promise<SpiceD
       throw error;
     }
   }
-  const args = serveArgs(options, endpoint, token, uri);
+  const metricsPort = options.metrics ? await freePort() : undefined;
+  const args = serveArgs(options, endpoint, token, uri, metricsPort);
 
   let child: ChildProcess | undefined;
   let log = '';
@@ -207,6 +220,7 @@ export async function startSpiceDb(options: StartSpiceDbOptions): Promise<SpiceD
     endpoint,
     token,
     datastoreUri: uri,
+    metricsUrl: metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`,
     get pid() {
       return child?.pid;
     },

@@ -10,6 +10,7 @@ import {
   status as GrpcStatus,
   type StatusObject,
 } from '@grpc/grpc-js';
+import { grpcStatusOf } from './errors.js';
 import { describeTarget, parseEndpoint, resolveTarget, type Lookup } from './endpoints.js';
 import { NodePool, type NodeStatus, type NodeTransport } from './node-pool.js';
 
@@ -151,6 +152,22 @@ function nodeTransport(
 }
 
 /**
+ * The service never cancels a unary call (its only bound is the deadline), so CANCELLED on one
+ * comes from the server: grpc-go resets a stream (RST_STREAM CANCEL, which grpc-js reports as
+ * "Call cancelled") when the call's deadline passes on its side, as it does when a node waits on
+ * a frozen peer. Reported as what it is, DEADLINE_EXCEEDED: a read is retried, and the caller
+ * hears SERVICE_UNAVAILABLE rather than "client closed request".
+ */
+function serverCancelAsDeadline(error: unknown): unknown {
+  const status = grpcStatusOf(error);
+  if (status?.code !== GrpcStatus.CANCELLED) return error;
+  return Object.assign(error as object, {
+    code: GrpcStatus.DEADLINE_EXCEEDED,
+    details: `${status.message} (reset by the server: its deadline passed)`,
+  });
+}
+
+/**
  * The service's remote SpiceDB: one long-lived client per node (no per-request construction),
  * calls spread round robin over the nodes that answer (node-pool.ts says why a pool).
  */
@@ -192,8 +209,9 @@ export function connectRemote(options: RemoteOptions): SpiceDbConnection {
         pool.finished(node);
         return response;
       } catch (error) {
-        pool.finished(node, error);
-        throw error;
+        const failure = serverCancelAsDeadline(error);
+        pool.finished(node, failure);
+        throw failure;
       }
     };
   const stream =

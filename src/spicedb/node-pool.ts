@@ -6,9 +6,11 @@
  * balancer would spread calls, but it only leaves out a node whose connection breaks. A frozen
  * node (SIGSTOP, a stalled VM, a network partition that drops packets) keeps its TCP connection
  * READY, so `round_robin` keeps sending it every third call until keepalive notices, and SpiceDB
- * allows a client ping at most every 5 minutes. Here a node is left out as soon as one call to
- * it fails as unreachable or past its deadline, or a health probe (gRPC Health/Check, 500 ms
- * deadline, every second) goes unanswered, and let back in when a probe answers SERVING. The
+ * allows a client ping at most every 5 minutes. Here a node is left out as soon as a call to it
+ * fails as unreachable, or a health probe (gRPC Health/Check, 500 ms deadline, every second)
+ * goes unanswered, and let back in when a probe answers SERVING. A call past its deadline only
+ * makes the node suspect (others are preferred) and probes it at once: a node whose calls are
+ * slow because a peer it dispatches to is frozen still answers, and must not be left out. The
  * pool also knows which node served each call, which gives the per-node metrics, and makes the
  * call policy's retry go to another node: a retry simply picks again, and the node that just
  * failed is no longer a candidate.
@@ -34,6 +36,8 @@ export interface PoolNode<Client> {
   readonly address: string;
   readonly transport: NodeTransport<Client>;
   up: boolean;
+  /** A call to it passed its deadline; a probe is on its way to say whether it answers. */
+  suspect: boolean;
   calls: number;
   errors: number;
   probing: boolean;
@@ -45,9 +49,6 @@ export interface NodePoolOptions {
   /** Told of every finished call: which node, and whether it succeeded. */
   onNodeCall?: (address: string, ok: boolean) => void;
 }
-
-/** The statuses that say the node, not the request, is the problem. */
-const NODE_FAILURES = [GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED];
 
 export class NodePool<Client> {
   private nodes: PoolNode<Client>[] = [];
@@ -77,6 +78,7 @@ export class NodePool<Client> {
           address,
           transport: this.connect(address),
           up: true,
+          suspect: false,
           calls: 0,
           errors: 0,
           probing: false,
@@ -87,22 +89,28 @@ export class NodePool<Client> {
   }
 
   /**
-   * The next node in turn that answers; when none does, the next in turn anyway (its call then
-   * fails as unavailable, which is the truth, rather than the pool refusing on stale knowledge).
+   * The next node in turn that answers and is not suspect, else the next that answers, else the
+   * next in turn anyway (its call then fails as unavailable, which is the truth, rather than the
+   * pool refusing on stale knowledge).
    */
   pick(): PoolNode<Client> {
     const count = this.nodes.length;
     if (count === 0) throw new Error('no SpiceDB node address is known yet');
-    for (let i = 0; i < count; i += 1) {
-      const node = this.nodes[(this.turn + i) % count] as PoolNode<Client>;
-      if (node.up) {
-        this.turn = (this.turn + i + 1) % count;
-        return node;
+    const preferences: Array<(node: PoolNode<Client>) => boolean> = [
+      (node) => node.up && !node.suspect,
+      (node) => node.up,
+      () => true,
+    ];
+    for (const acceptable of preferences) {
+      for (let i = 0; i < count; i += 1) {
+        const node = this.nodes[(this.turn + i) % count] as PoolNode<Client>;
+        if (acceptable(node)) {
+          this.turn = (this.turn + i + 1) % count;
+          return node;
+        }
       }
     }
-    const node = this.nodes[this.turn % count] as PoolNode<Client>;
-    this.turn = (this.turn + 1) % count;
-    return node;
+    throw new Error('unreachable: the last preference accepts any node');
   }
 
   /** Records a finished call on `node`; `error` undefined means it succeeded. */
@@ -110,6 +118,7 @@ export class NodePool<Client> {
     node.calls += 1;
     if (error === undefined) {
       node.up = true;
+      node.suspect = false;
       this.options.onNodeCall?.(node.address, true);
       return;
     }
@@ -118,7 +127,11 @@ export class NodePool<Client> {
     if (code === GrpcStatus.CANCELLED) return;
     node.errors += 1;
     this.options.onNodeCall?.(node.address, false);
-    if (code !== undefined && NODE_FAILURES.includes(code)) node.up = false;
+    if (code === GrpcStatus.UNAVAILABLE) node.up = false;
+    if (code === GrpcStatus.DEADLINE_EXCEEDED) {
+      node.suspect = true;
+      void this.probe(node);
+    }
   }
 
   statuses(): NodeStatus[] {
@@ -131,17 +144,20 @@ export class NodePool<Client> {
 
   /** Probes every node now (the timer does this every probeIntervalMs once started). */
   async probeAll(): Promise<void> {
-    await Promise.all(
-      this.nodes.map(async (node) => {
-        if (node.probing) return;
-        node.probing = true;
-        try {
-          node.up = await node.transport.probe(this.probeTimeoutMs);
-        } finally {
-          node.probing = false;
-        }
-      }),
-    );
+    await Promise.all(this.nodes.map((node) => this.probe(node)));
+  }
+
+  private async probe(node: PoolNode<Client>): Promise<void> {
+    if (node.probing) return;
+    node.probing = true;
+    try {
+      node.up = await node.transport.probe(this.probeTimeoutMs);
+      node.suspect = false;
+    } catch {
+      node.up = false;
+    } finally {
+      node.probing = false;
+    }
   }
 
   startProbing(): void {

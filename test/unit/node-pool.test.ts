@@ -28,14 +28,23 @@ describe('NodePool', () => {
     expect(picks(6)).toEqual(['a:1', 'b:1', 'c:1', 'a:1', 'b:1', 'c:1']);
   });
 
-  it('leaves out a node whose call failed as unreachable or past its deadline, so a retry goes elsewhere', () => {
+  it('leaves out a node whose call failed as unreachable, so a retry goes elsewhere', () => {
     const { pool, picks } = fakePool(['a:1', 'b:1', 'c:1']);
     const first = pool.pick();
     pool.finished(first, failure(status.UNAVAILABLE));
     expect(picks(4)).toEqual(['b:1', 'c:1', 'b:1', 'c:1']);
-    pool.finished(pool.pick(), failure(status.DEADLINE_EXCEEDED));
-    expect(picks(3)).toEqual(['c:1', 'c:1', 'c:1']);
-    expect(pool.statuses().map((n) => n.up)).toEqual([false, false, true]);
+    expect(pool.statuses().map((n) => n.up)).toEqual([false, true, true]);
+  });
+
+  it('a call past its deadline makes its node suspect and probes it: left out only if the probe fails', async () => {
+    const { pool, serving, picks } = fakePool(['a:1', 'b:1', 'c:1']);
+    serving.set('a:1', false);
+    pool.finished(pool.pick(), failure(status.DEADLINE_EXCEEDED)); // a: frozen
+    pool.finished(pool.pick(), failure(status.DEADLINE_EXCEEDED)); // b: slow, but answers
+    expect(picks(2)).toEqual(['c:1', 'c:1']);
+    await pool.probeAll();
+    expect(pool.statuses().map((n) => n.up)).toEqual([false, true, true]);
+    expect(picks(4)).toEqual(['b:1', 'c:1', 'b:1', 'c:1']);
   });
 
   it('keeps a node whose call failed for a reason of the request, and does not count cancels', () => {
