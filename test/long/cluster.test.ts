@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSpiceDb, createServices } from '../../src/app.js';
-import { matrixCells, SAMPLE, SAMPLE_SETUP, userOf } from '../../src/authz/matrix.js';
+import { matrixCells, SAMPLE, SAMPLE_SETUP, userOf } from '../../testkit/matrix.js';
 import { createAuthzClient, type AuthzClient } from '../../src/client.js';
 import { ServiceMetrics } from '../../src/observability/metrics.js';
 import { createHttpServer } from '../../src/server.js';
@@ -20,7 +20,7 @@ import type { Services } from '../../src/trpc/context.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
 import { testEnv, type TestApp } from '../support/app.js';
 import { runSetupStep } from '../support/sample-org.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 import {
   requirePostgresBin,
   startOwnPostgres,
