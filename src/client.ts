@@ -18,11 +18,14 @@
 import {
   createTRPCClient,
   httpBatchLink,
+  httpLink,
   httpSubscriptionLink,
   splitLink,
   TRPCClientError,
+  type TRPCLink,
 } from '@trpc/client';
 import { EventSource, type FetchLike } from 'eventsource';
+import { sameTickBatchLink } from './client-batch-link.js';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from './trpc/routers/_app.js';
 
@@ -39,6 +42,12 @@ export interface AuthzClientOptions {
   getToken: () => string | undefined | Promise<string | undefined>;
   /** Sent as `x-request-id` so the service's logs can be matched to the caller's. */
   requestId?: () => string;
+  /**
+   * How queries travel (docs/client.md): `batch0` (the default) sends the queries of one
+   * event-loop turn as one request with no timer; `batch` is tRPC's httpBatchLink (a timer of at
+   * least 1 ms before each request); `single` is httpLink, one request per query.
+   */
+  link?: 'batch0' | 'batch' | 'single';
 }
 
 export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
@@ -63,9 +72,24 @@ export function createAuthzClient(options: AuthzClientOptions): AuthzClient {
           EventSource,
           eventSourceOptions: { fetch: fetchWithHeaders },
         }),
-        false: httpBatchLink({ url, headers }),
+        false: requestLink(options.link ?? 'batch0', url, headers),
       }),
     ],
+  });
+}
+
+/** Queries by the chosen link; mutations batch with httpBatchLink (POST) unless `single`. */
+function requestLink(
+  link: 'batch0' | 'batch' | 'single',
+  url: string,
+  headers: () => Promise<Record<string, string>>,
+): TRPCLink<AppRouter> {
+  if (link === 'single') return httpLink({ url, headers });
+  if (link === 'batch') return httpBatchLink({ url, headers });
+  return splitLink({
+    condition: (op) => op.type === 'query',
+    true: sameTickBatchLink({ url, headers }),
+    false: httpBatchLink({ url, headers }),
   });
 }
 

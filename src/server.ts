@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { ID_PATTERN } from './authz/ids.js';
 import { applyCors, type CorsPolicy } from './http/cors.js';
 import { BACKEND_SCOPE } from './trpc/auth.js';
+import { createLeanTrpcHandler } from './http/trpc-lean.js';
 import { createContextFactory, type Services } from './trpc/context.js';
 import { retryAfterOf } from './trpc/rate-limit.js';
 import { appRouter } from './trpc/routers/_app.js';
@@ -38,6 +39,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 export interface HttpServerOptions {
+  /** `standalone` sends every tRPC request through tRPC's adapter (the benchmark's baseline). */
+  httpLayer?: 'lean' | 'standalone';
   onError?: (info: { path: string | undefined; code: string; error: Error }) => void;
   /** Request logs (one line per request, with its id); silent when absent. */
   log?: Logger;
@@ -157,18 +160,31 @@ function routeOf(pathname: string): string {
  * Every response carries `x-request-id` (the caller's, or a new one).
  */
 export function createHttpServer(services: Services, options: HttpServerOptions = {}): http.Server {
-  const trpcHandler = createHTTPHandler({
+  const createContext = createContextFactory(services);
+  const adapter = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: MAX_BODY_BYTES,
     maxBatchSize: MAX_BATCH_CALLS,
-    createContext: createContextFactory(services),
+    createContext,
     onError: ({ path, error }) => options.onError?.({ path, code: error.code, error }),
     responseMeta: ({ errors }) => {
       const retryAfter = retryAfterOf(errors);
       return retryAfter === undefined ? {} : { headers: { 'retry-after': retryAfter } };
     },
   });
+  // GET queries skip the adapter's fetch Request/Response (docs/performance.md); the rest use it.
+  const trpcHandler =
+    options.httpLayer === 'standalone'
+      ? adapter
+      : createLeanTrpcHandler({
+          router: appRouter,
+          basePath: '/trpc/',
+          maxBatchSize: MAX_BATCH_CALLS,
+          createContext: (req) => createContext({ req }),
+          onError: ({ path, error }) => options.onError?.({ path, code: error.code, error }),
+          fallback: adapter,
+        });
   const webRoot = options.webRoot === false ? undefined : (options.webRoot ?? DEFAULT_WEB_ROOT);
   const { log, metrics } = options;
   const metricsRoute = options.metricsRoute ?? {};

@@ -15,6 +15,8 @@ export interface PlatformShape {
   collaboratorsPerProject: number;
   clustersPerProject: number;
   volumesPerProject: number;
+  /** Users who belong to every organization (each lookup run asks as one no other run asked as). */
+  auditors: number;
 }
 
 export function platformShape(scale: number): PlatformShape {
@@ -25,11 +27,12 @@ export function platformShape(scale: number): PlatformShape {
     collaboratorsPerProject: 30,
     clustersPerProject: 2,
     volumesPerProject: 3,
+    auditors: 1,
   };
 }
 
-/** The user who belongs to every organization, so sees every project's name. */
-export const AUDITOR = 'auditor';
+/** The users who belong to every organization, so see every project's name. */
+export const auditorId = (a: number) => (a === 0 ? 'auditor' : `auditor${a}`);
 
 export const orgId = (o: number) => `org${o}`;
 export const projectId = (o: number, p: number) => `org${o}_p${p}`;
@@ -66,7 +69,9 @@ export function* platformRelationships(shape: PlatformShape): Generator<Relation
   const next = random(42);
   for (let o = 0; o < shape.organizations; o += 1) {
     const org = orgId(o);
-    yield rel('organization', org, 'member', 'user', AUDITOR);
+    for (let a = 0; a < shape.auditors; a += 1) {
+      yield rel('organization', org, 'member', 'user', auditorId(a));
+    }
     for (let u = 0; u < shape.usersPerOrg; u += 1) {
       const user = userId(o, u);
       yield rel('organization', org, u === 0 ? 'owner' : u < 5 ? 'admin' : 'member', 'user', user);
@@ -99,51 +104,6 @@ export interface BenchCheck {
   resource: string;
   permission: string;
   subject: string;
-}
-
-const PROJECT_PERMISSIONS = ['read_settings', 'write_settings', 'use_endpoints', 'manage_roles'];
-const CLUSTER_PERMISSIONS = ['view', 'ssh', 'scale'];
-const ORG_PERMISSIONS = ['read_billing', 'write_billing', 'read_members'];
-
-/**
- * Checks a platform would ask: users of an organization (and now and then of another one)
- * against its projects, clusters, volumes and the organization itself. About half allowed.
- */
-export function checkWorkload(shape: PlatformShape, count: number, seed = 7): BenchCheck[] {
-  const next = random(seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
-  const checks: BenchCheck[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const o = Math.floor(next() * shape.organizations);
-    const userOrg = next() < 0.85 ? o : Math.floor(next() * shape.organizations);
-    const subject = `user:${userId(userOrg, Math.floor(next() * shape.usersPerOrg))}`;
-    const p = Math.floor(next() * shape.projectsPerOrg);
-    const kind = next();
-    if (kind < 0.5) {
-      checks.push({
-        resource: `project:${projectId(o, p)}`,
-        permission: pick(PROJECT_PERMISSIONS),
-        subject,
-      });
-    } else if (kind < 0.75) {
-      const c = Math.floor(next() * shape.clustersPerProject);
-      checks.push({
-        resource: `cluster:${clusterId(o, p, c)}`,
-        permission: pick(CLUSTER_PERMISSIONS),
-        subject,
-      });
-    } else if (kind < 0.85) {
-      const v = Math.floor(next() * shape.volumesPerProject);
-      checks.push({ resource: `volume:${volumeId(o, p, v)}`, permission: 'read_write', subject });
-    } else {
-      checks.push({
-        resource: `organization:${orgId(o)}`,
-        permission: pick(ORG_PERMISSIONS),
-        subject,
-      });
-    }
-  }
-  return checks;
 }
 
 /**

@@ -1,27 +1,34 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * `npm run bench`: runs every scripts/bench/*.bench.ts in turn (or those named on the command
- * line), each in its own process so one benchmark's memory never skews another's. Each writes
- * its figures as JSON under bench/results/.
+ * `npm run bench -- NAME... [--flags]`: runs the named benchmarks (all without a name) in turn,
+ * each in its own process so one benchmark's memory never skews another's; flags (`--quick`)
+ * go to each. Each writes its figures as JSON under bench/results/. Register a benchmark here.
  */
+const BENCHMARKS: Record<string, string> = {
+  checks: 'checks.bench.ts',
+  import: 'import.bench.ts',
+  watch: 'watch.bench.ts',
+};
+
 const dir = path.dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
-const benches = readdirSync(dir)
-  .filter((f) => f.endsWith('.bench.ts'))
-  .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))
-  .sort();
-if (benches.length === 0) {
-  console.error(`no benchmark matches ${wanted.join(' ')}`);
+const args = process.argv.slice(2);
+const flags = args.filter((a) => a.startsWith('--'));
+const names = args.filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !(n in BENCHMARKS));
+if (unknown.length > 0) {
+  console.error(
+    `unknown benchmark ${unknown.join(' ')}; known: ${Object.keys(BENCHMARKS).join(' ')}`,
+  );
   process.exit(1);
 }
 let failed = 0;
-for (const bench of benches) {
-  console.log(`\n=== ${bench}`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, bench)], {
+for (const name of names.length > 0 ? names : Object.keys(BENCHMARKS)) {
+  const file = BENCHMARKS[name] as string;
+  console.log(`\n=== ${name} (${file})`);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, file), ...flags], {
     stdio: 'inherit',
   });
   if (result.status !== 0) failed += 1;

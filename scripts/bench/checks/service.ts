@@ -1,0 +1,94 @@
+/**
+ * The service as its own process for the benchmark, as it runs in production: the real HTTP
+ * server (createHttpServer over createServices) on a free loopback port. It answers the
+ * orchestrator's `cpu` (its process.cpuUsage), `stats` (its gateway's counters), and runs the
+ * createCaller scenarios and lookups in-process (`run`, `lookup`).
+ */
+import type { AddressInfo } from 'node:net';
+import { createServices } from '../../../src/app.js';
+import { loadEnv } from '../../../src/config/env.js';
+import { createHttpServer } from '../../../src/server.js';
+import { connectRemote } from '../../../src/spicedb/connection.js';
+import { appRouter } from '../../../src/trpc/routers/_app.js';
+import { createCallerFactory } from '../../../src/trpc/trpc.js';
+import type { BenchCheck } from '../platform.js';
+import { asCheckInput, closedLoop, cpuMsNow, pageThrough } from './closed-loop.js';
+import { serveRequests } from './ipc.js';
+
+const env = loadEnv({
+  NODE_ENV: 'production',
+  SPICEDB_ENDPOINT: process.env.BENCH_SPICEDB_ENDPOINT,
+  SPICEDB_TOKEN: process.env.BENCH_SPICEDB_TOKEN,
+  SPICEDB_INSECURE: 'true',
+  SPICEDB_TIMEOUT_MS: '10000',
+  AUTH_JWT_SECRET: process.env.BENCH_JWT_SECRET,
+  AUDIT_LOG: 'off',
+  METRICS_TOKEN: 'bench-metrics-token',
+});
+const connection = connectRemote({
+  endpoint: env.SPICEDB_ENDPOINT ?? '',
+  token: env.SPICEDB_TOKEN ?? '',
+  insecure: true,
+});
+const services = createServices(env, connection);
+const server = createHttpServer(services, {
+  httpLayer: process.env.BENCH_HTTP_LAYER === 'standalone' ? 'standalone' : 'lean',
+});
+server.keepAliveTimeout = 60_000;
+const caller = createCallerFactory(appRouter)({
+  ...services,
+  authorization: `Bearer ${process.env.BENCH_CALLER_TOKEN ?? ''}`,
+  requestId: 'bench',
+});
+
+serveRequests(
+  async (message) => {
+    switch (message.type) {
+      case 'cpu':
+        return { cpuMs: cpuMsNow() };
+      case 'stats':
+        return { stats: services.spicedb.stats, rss: process.memoryUsage().rss };
+      case 'run':
+        return {
+          ...(await closedLoop(
+            message.concurrency as number,
+            message.checks as BenchCheck[],
+            async (check) => void (await caller.authz.check(asCheckInput(check))),
+          )),
+        };
+      case 'lookup': {
+        const input = {
+          resourceType: message.resourceType as string,
+          permission: message.permission as 'view_name',
+          subject: `user:${message.subject as string}`,
+          limit: message.limit as number,
+        };
+        const cpuStart = cpuMsNow();
+        const started = performance.now();
+        const results = await pageThrough((cursor) =>
+          caller.authz.lookupResources(cursor ? { ...input, cursor } : input),
+        );
+        return {
+          results,
+          seconds: (performance.now() - started) / 1000,
+          cpuMs: cpuMsNow() - cpuStart,
+        };
+      }
+      default:
+        throw new Error(`unknown request ${String(message.type)}`);
+    }
+  },
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => {
+        services.spicedb.close();
+        resolve();
+      });
+    }),
+);
+
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  process.send?.({ type: 'ready', port });
+});
