@@ -7,7 +7,7 @@ import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import type { Services } from '../../src/trpc/context.js';
 import { testEnv } from '../support/app.js';
 import { freshSpiceDb } from '../support/spicedb.js';
-import { tokenFor } from '../support/tokens.js';
+import { tokenFor } from '../../testkit/tokens.js';
 
 async function listen(services: Services, httpLayer: 'lean' | 'standalone') {
   const server = createHttpServer(services, { httpLayer });
