@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { SCHEMA_PATH } from '../spicedb/connection.js';
 import type { SpiceDbGateway } from '../spicedb/gateway.js';
 import { RelationshipWatch, type RelationshipWatchOptions } from '../spicedb/watch.js';
 import { LiveAccess, DEFAULT_LIVE_LIMITS, type LiveAccessLimits } from './live-access.js';
-import { schemaShapeOf } from './schema-shape.js';
+import { DEFINITIONS } from './schema.generated.js';
 import { WatchScope } from './watch-scope.js';
 
 export interface LiveAccessOptions {
@@ -17,7 +15,8 @@ export function createLiveAccess(
   options: LiveAccessOptions = {},
 ): LiveAccess {
   const watch = new RelationshipWatch(gateway.connection.api, options.watch);
-  const scope = new WatchScope(schemaShapeOf(readFileSync(SCHEMA_PATH, 'utf8')));
+  // The service writes schema.zed at start (ensureSchema): the generated module is its structure.
+  const scope = new WatchScope(DEFINITIONS);
   return new LiveAccess(
     { watch, scope, check: (item, consistency) => gateway.check(item, consistency) },
     { ...DEFAULT_LIVE_LIMITS, ...options.limits },

@@ -11,21 +11,10 @@
  *   object, unless the type can reach itself through relations (a cycle in the type graph).
  */
 import type { RelationshipChange } from '../spicedb/watch.js';
+import type { DefinitionShape } from './schema.generated.js';
 
-export interface SchemaShapeSubjectType {
-  type: string;
-  relation?: string | undefined;
-  wildcard?: boolean | undefined;
-  expiration?: boolean | undefined;
-}
-
-export interface SchemaShape {
-  definitions: ReadonlyArray<{
-    name: string;
-    relations: ReadonlyArray<{ name: string; subjectTypes: readonly SchemaShapeSubjectType[] }>;
-    permissions: ReadonlyArray<{ name: string; expression: string }>;
-  }>;
-}
+/** A compiled schema as the generated module (src/authz/schema.generated.ts) holds it. */
+export type SchemaDefinitions = Readonly<Record<string, DefinitionShape>>;
 
 /** What a change can reach: a set of `type#permission`, and who and where it can matter. */
 export interface AffectedChecks {
@@ -69,25 +58,24 @@ export class WatchScope {
   private readonly cyclicTypes = new Set<string>();
   private readonly expiringRelations = new Set<string>();
 
-  constructor(private readonly schema: SchemaShape) {
-    for (const definition of schema.definitions) {
-      if (definition.relations.length === 0) this.leafTypes.add(definition.name);
-      for (const relation of definition.relations) {
+  constructor(private readonly definitions: SchemaDefinitions) {
+    for (const [type, definition] of Object.entries(definitions)) {
+      if (Object.keys(definition.relations).length === 0) this.leafTypes.add(type);
+      for (const [name, relation] of Object.entries(definition.relations)) {
         if (relation.subjectTypes.some((s) => s.expiration)) {
-          this.expiringRelations.add(`${definition.name}#${relation.name}`);
+          this.expiringRelations.add(`${type}#${name}`);
         }
       }
-      for (const permission of definition.permissions) {
-        const key = `${definition.name}#${permission.name}`;
-        for (const relation of this.dependencies(definition.name, permission.name)) {
+      for (const permission of Object.keys(definition.permissions)) {
+        for (const relation of this.dependencies(type, permission)) {
           let set = this.dependents.get(relation);
           if (set === undefined) this.dependents.set(relation, (set = new Set()));
-          set.add(key);
+          set.add(`${type}#${permission}`);
         }
       }
     }
-    for (const definition of schema.definitions) {
-      if (this.reaches(definition.name, definition.name)) this.cyclicTypes.add(definition.name);
+    for (const type of Object.keys(definitions)) {
+      if (this.reaches(type, type)) this.cyclicTypes.add(type);
     }
   }
 
@@ -98,8 +86,8 @@ export class WatchScope {
     return found;
   }
 
-  private definition(type: string) {
-    return this.schema.definitions.find((d) => d.name === type);
+  private definition(type: string): DefinitionShape | undefined {
+    return Object.hasOwn(this.definitions, type) ? this.definitions[type] : undefined;
   }
 
   private collect(type: string, name: string, found: Set<string>, visiting: Set<string>): void {
@@ -108,7 +96,9 @@ export class WatchScope {
     visiting.add(key);
     const definition = this.definition(type);
     if (definition === undefined) return;
-    const relation = definition.relations.find((r) => r.name === name);
+    const relation = Object.hasOwn(definition.relations, name)
+      ? definition.relations[name]
+      : undefined;
     if (relation !== undefined) {
       found.add(key);
       for (const subject of relation.subjectTypes) {
@@ -116,14 +106,18 @@ export class WatchScope {
       }
       return;
     }
-    const permission = definition.permissions.find((p) => p.name === name);
+    const permission = Object.hasOwn(definition.permissions, name)
+      ? definition.permissions[name]
+      : undefined;
     if (permission === undefined) return;
     for (const term of termsOf(permission.expression)) {
       if (term.arrowTarget === undefined) {
         this.collect(type, term.name, found, visiting);
         continue;
       }
-      const tupleset = definition.relations.find((r) => r.name === term.name);
+      const tupleset = Object.hasOwn(definition.relations, term.name)
+        ? definition.relations[term.name]
+        : undefined;
       if (tupleset === undefined) continue;
       found.add(`${type}#${term.name}`);
       for (const subject of tupleset.subjectTypes) {
@@ -138,7 +132,7 @@ export class WatchScope {
     const stack = [from];
     while (stack.length > 0) {
       const current = stack.pop() as string;
-      for (const relation of this.definition(current)?.relations ?? []) {
+      for (const relation of Object.values(this.definition(current)?.relations ?? {})) {
         for (const subject of relation.subjectTypes) {
           if (subject.type === to) return true;
           if (!seen.has(subject.type)) {

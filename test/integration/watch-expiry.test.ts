@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveAccess, type LiveEvent } from '../../src/authz/live-access.js';
-import { schemaShapeOf } from '../../src/authz/schema-shape.js';
 import { WatchScope } from '../../src/authz/watch-scope.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import { SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { v1 } from '../../src/spicedb/proto.js';
 import { RelationshipWatch } from '../../src/spicedb/watch.js';
+import { definitionsOf } from '../support/schema-definitions.js';
 import { freshSpiceDb } from '../support/spicedb.js';
 
 /** A schema of this suite's own: the relation that grants may expire. */
@@ -50,7 +50,7 @@ describe('authz.watch and relationships that expire by themselves', () => {
     gateway = new SpiceDbGateway(connection, { timeoutMs: 10_000 });
     live = new LiveAccess({
       watch: new RelationshipWatch(connection.api),
-      scope: new WatchScope(schemaShapeOf(SCHEMA)),
+      scope: new WatchScope(definitionsOf(SCHEMA)),
       check: (item, consistency) => gateway.check(item, consistency),
     });
   });

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { schemaShapeOf } from '../../src/authz/schema-shape.js';
-import { WatchScope } from '../../src/authz/watch-scope.js';
+import { DEFINITIONS } from '../../src/authz/schema.generated.js';
+import { WatchScope, type SchemaDefinitions } from '../../src/authz/watch-scope.js';
 import { SCHEMA_PATH } from '../../src/spicedb/connection.js';
 import { v1 } from '../../src/spicedb/proto.js';
+import { definitionsOf } from '../support/schema-definitions.js';
 import { freshSpiceDb } from '../support/spicedb.js';
 
 const SCHEMA = readFileSync(SCHEMA_PATH, 'utf8');
@@ -32,26 +33,23 @@ definition doc {
 }
 `;
 
-async function expectSameAsSpiceDb(schema: string) {
+async function expectSameAsSpiceDb(schema: string, definitions: SchemaDefinitions) {
   const connection = await freshSpiceDb(schema);
   const client = connection.client;
   expect(client, 'DependentRelations needs a SpiceDB server').toBeDefined();
-  const scope = new WatchScope(schemaShapeOf(schema));
+  const scope = new WatchScope(definitions);
   try {
-    for (const definition of schemaShapeOf(schema).definitions) {
-      for (const permission of definition.permissions) {
+    for (const [type, definition] of Object.entries(definitions)) {
+      for (const permission of Object.keys(definition.permissions)) {
         const response = await client!.promises.dependentRelations(
-          v1.DependentRelationsRequest.create({
-            definitionName: definition.name,
-            permissionName: permission.name,
-          }),
+          v1.DependentRelationsRequest.create({ definitionName: type, permissionName: permission }),
         );
         const fromSpiceDb = response.relations
           .filter((r) => !r.isPermission)
           .map((r) => `${r.definitionName}#${r.relationName}`)
           .sort();
-        const derived = [...scope.dependencies(definition.name, permission.name)].sort();
-        expect(derived, `${definition.name}#${permission.name}`).toEqual(fromSpiceDb);
+        const derived = [...scope.dependencies(type, permission)].sort();
+        expect(derived, `${type}#${permission}`).toEqual(fromSpiceDb);
       }
     }
   } finally {
@@ -61,15 +59,15 @@ async function expectSameAsSpiceDb(schema: string) {
 
 describe('the watch scope derived from schema.zed', () => {
   it("names exactly the relations SpiceDB's DependentRelations reports, for every permission", async () => {
-    await expectSameAsSpiceDb(SCHEMA);
+    await expectSameAsSpiceDb(SCHEMA, DEFINITIONS);
   });
 
   it('agrees with SpiceDB on usersets, recursion, functional arrows and exclusion too', async () => {
-    await expectSameAsSpiceDb(RICH_SCHEMA);
+    await expectSameAsSpiceDb(RICH_SCHEMA, definitionsOf(RICH_SCHEMA));
   });
 
   it('narrows by subject only through leaf types, and by resource only off cycles', () => {
-    const scope = new WatchScope(schemaShapeOf(RICH_SCHEMA));
+    const scope = new WatchScope(definitionsOf(RICH_SCHEMA));
     expect(scope.usesExpiration).toBe(true);
     const direct = scope.affected({
       operation: 'delete',
