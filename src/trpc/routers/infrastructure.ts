@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { idSchema } from '../../authz/ids.js';
-import { childProcedure, projectProcedure, router } from '../trpc.js';
+import { childrenOf } from '../../authz/children.js';
+import { childProcedure, consistencySchema, projectProcedure, router } from '../trpc.js';
 
 export const clusterRouter = router({
   create: projectProcedure('create_cluster')
@@ -10,6 +11,13 @@ export const clusterRouter = router({
   delete: childProcedure('cluster', 'clusterId', 'delete').mutation(({ ctx }) =>
     ctx.authz.deleteChild('cluster', ctx.childId, ctx.projectId),
   ),
+
+  /** The project's clusters: their existence is `cluster#view`, every project collaborator's. */
+  list: projectProcedure('read_settings')
+    .input(z.object({ consistency: consistencySchema }))
+    .query(async ({ ctx, input }) => ({
+      clusterIds: await childrenOf(ctx.spicedb, 'cluster', ctx.projectId, input.consistency),
+    })),
 });
 
 export const volumeRouter = router({
@@ -21,4 +29,11 @@ export const volumeRouter = router({
   delete: childProcedure('volume', 'volumeId', 'resize').mutation(({ ctx }) =>
     ctx.authz.deleteChild('volume', ctx.childId, ctx.projectId),
   ),
+
+  /** The project's volumes: their existence is `volume#view`, every project collaborator's. */
+  list: projectProcedure('read_settings')
+    .input(z.object({ consistency: consistencySchema }))
+    .query(async ({ ctx, input }) => ({
+      volumeIds: await childrenOf(ctx.spicedb, 'volume', ctx.projectId, input.consistency),
+    })),
 });
