@@ -102,8 +102,13 @@ export function zedTokenProblem(token: string, ownPrefix: string | undefined): s
   return undefined;
 }
 
-/** SpiceDB's answer to a revision it cannot use, as the gateway sees it. */
-export const INVALID_REVISION = /invalid revision|revision .*(not available|unavailable|future)/i;
+/**
+ * SpiceDB's answer to a revision it cannot use: the whole call's INVALID_ARGUMENT "invalid
+ * revision requested", or in CheckBulkPermissions each item's "invalid zedtoken: ... revision
+ * was invalid" (measured on v1.56.2 with a revision in the future).
+ */
+export const INVALID_REVISION =
+  /invalid revision|invalid zedtoken|revision was invalid|revision .*(not available|unavailable)/i;
 
 export const CONSISTENCY_REFUSED =
   'consistency.atLeastAsFresh names a revision this SpiceDB does not know (a ZedToken of another datastore, or not one it issued)';

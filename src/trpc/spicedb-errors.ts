@@ -33,9 +33,10 @@ export function trpcCodeForGrpc(code: GrpcStatus): TRPC_ERROR_CODE_KEY {
 /** SpiceDB refusing the revision of a caller's ZedToken: BAD_REQUEST naming `consistency`. */
 export function consistencyRefusal(error: unknown): TRPCError | undefined {
   const info = grpcStatusOf(error);
-  if (info?.code !== GrpcStatus.INVALID_ARGUMENT || !INVALID_REVISION.test(info.message)) {
-    return undefined;
-  }
+  // INVALID_ARGUMENT for the whole call; CheckBulkPermissions items say OUT_OF_RANGE.
+  const refused =
+    info?.code === GrpcStatus.INVALID_ARGUMENT || info?.code === GrpcStatus.OUT_OF_RANGE;
+  if (!refused || !INVALID_REVISION.test(info.message)) return undefined;
   return new TRPCError({ code: 'BAD_REQUEST', message: CONSISTENCY_REFUSED, cause: error });
 }
 

@@ -181,6 +181,34 @@ describe('a malformed or foreign ZedToken is BAD_REQUEST naming consistency', ()
     await expectRefused(zedToken, /consistency.*another SpiceDB datastore/);
   });
 
+  it('a well-formed token naming a revision SpiceDB never issued: BAD_REQUEST in one call', async () => {
+    // The service's own datastore prefix on a revision far in the future.
+    const prefix = Buffer.from(ownToken, 'base64').subarray(-8).toString();
+    const field = (n: number, v: string) =>
+      Buffer.concat([Buffer.from([(n << 3) | 2, v.length]), Buffer.from(v)]);
+    const inner = Buffer.concat([field(1, '9096172754486681127'), field(2, prefix)]);
+    const future = Buffer.concat([Buffer.from([0x1a, inner.length]), inner]).toString('base64');
+    // An instance that has not written passes the caller's token on to SpiceDB as it is.
+    const reader = await createTestApp(app.connection);
+    const owner = await reader.as(userOf('owner'));
+    const calls = () => reader.services.spicedb.stats.calls.CheckBulkPermissions ?? 0;
+    const before = calls();
+    const items = Array.from({ length: 100 }, (_, index) => ({
+      resource: `project:p${index}`,
+      permission: 'read_settings' as const,
+    }));
+    await expect(
+      owner.authz.checkBulk({ items, consistency: { atLeastAsFresh: future } }),
+    ).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('consistency') as string,
+    });
+    expect(calls() - before).toBe(1);
+    await expect(
+      owner.authz.check({ ...sample, consistency: { atLeastAsFresh: future } }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
   it('a token of its own datastore is accepted', async () => {
     const owner = await as('owner');
     const answer = await owner.authz.check({
