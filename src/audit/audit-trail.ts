@@ -32,6 +32,8 @@ const TARGET_FIELDS = [
   'clusterId',
   'volumeId',
   'role',
+  'expiresAt',
+  'cascade',
   'resource',
   'subject',
 ] as const;
@@ -53,7 +55,11 @@ export function targetOf(input: unknown): Record<string, string> {
     if (!Object.prototype.hasOwnProperty.call(input, field)) continue;
     const value: unknown = (input as Record<string, unknown>)[field];
     target[field] =
-      typeof value === 'string' ? shorten(value) : `<${value === null ? 'null' : typeof value}>`;
+      typeof value === 'string'
+        ? shorten(value)
+        : typeof value === 'boolean'
+          ? String(value)
+          : `<${value === null ? 'null' : typeof value}>`;
   }
   return target;
 }

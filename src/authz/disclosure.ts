@@ -126,10 +126,10 @@ export class Disclosure {
       ...projectIds.map((id) => this.holds({ type: 'project', id }, DISCLOSURE.project.people)),
     ]);
     const lists = await Promise.all([
-      readsMembers ? this.authz.listMembers(orgId, this.requested) : [],
+      readsMembers ? this.authz.orgs.listMembers(orgId, this.requested) : [],
       ...projectIds
         .filter((_, index) => readsCollaborators[index])
-        .map((id) => this.authz.listCollaborators(orgId, id, this.requested)),
+        .map((id) => this.authz.projects.listCollaborators(orgId, id, this.requested)),
     ]);
     for (const list of lists) for (const entry of list) users.add(entry.userId);
     return users;

@@ -1,14 +1,37 @@
 import type { RelationshipTuple, FilterSpec } from '../spicedb/proto.js';
-import type { OrgRole, ProjectRole } from './schema.js';
+import type { AssignableOrgRole, OrgRole, ProjectRole } from './schema.js';
+
+/** `expiresAt` when given: a relationship SpiceDB stops counting at that instant. */
+const until = (expiresAt: string | undefined) => (expiresAt !== undefined ? { expiresAt } : {});
 
 /** The relationships the domain writes, named by what they mean. */
 export const rel = {
-  orgRole: (orgId: string, role: OrgRole, userId: string): RelationshipTuple => ({
+  orgRole: (
+    orgId: string,
+    role: OrgRole,
+    userId: string,
+    expiresAt?: string,
+  ): RelationshipTuple => ({
     resourceType: 'organization',
     resourceId: orgId,
     relation: role,
     subjectType: 'user',
     subjectId: userId,
+    ...until(expiresAt),
+  }),
+  /** A pending invitation: `invitation:ORG` holds the organization's invitations. */
+  invitation: (
+    orgId: string,
+    role: AssignableOrgRole,
+    userId: string,
+    expiresAt?: string,
+  ): RelationshipTuple => ({
+    resourceType: 'invitation',
+    resourceId: orgId,
+    relation: role,
+    subjectType: 'user',
+    subjectId: userId,
+    ...until(expiresAt),
   }),
   orgProject: (orgId: string, projectId: string): RelationshipTuple => ({
     resourceType: 'organization',
@@ -24,12 +47,18 @@ export const rel = {
     subjectType: 'organization',
     subjectId: orgId,
   }),
-  projectRole: (projectId: string, role: ProjectRole, userId: string): RelationshipTuple => ({
+  projectRole: (
+    projectId: string,
+    role: ProjectRole,
+    userId: string,
+    expiresAt?: string,
+  ): RelationshipTuple => ({
     resourceType: 'project',
     resourceId: projectId,
     relation: role,
     subjectType: 'user',
     subjectId: userId,
+    ...until(expiresAt),
   }),
   clusterProject: (clusterId: string, projectId: string): RelationshipTuple => ({
     resourceType: 'cluster',
@@ -81,6 +110,13 @@ export const filter = {
     relation: 'organization',
     subjectType: 'organization',
     subjectId: orgId,
+  }),
+  /** The clusters (or volumes) of a project. */
+  childrenOf: (kind: 'cluster' | 'volume', projectId: string): FilterSpec => ({
+    resourceType: kind,
+    relation: 'project',
+    subjectType: 'project',
+    subjectId: projectId,
   }),
   parentOf: (resourceType: 'project' | 'cluster' | 'volume', resourceId: string): FilterSpec => ({
     resourceType,

@@ -52,8 +52,8 @@ export const DEFINITIONS = {
         comment: 'the creator: a special Admin that cannot be removed or changed',
         subjectTypes: [{ type: 'user' }],
       },
-      admin: { comment: '', subjectTypes: [{ type: 'user' }] },
-      member: { comment: '', subjectTypes: [{ type: 'user' }] },
+      admin: { comment: '', subjectTypes: [{ type: 'user' }, { type: 'user', expiration: true }] },
+      member: { comment: '', subjectTypes: [{ type: 'user' }, { type: 'user', expiration: true }] },
       project: {
         comment:
           "the organization's projects: inverse of project#organization, kept by the service",
@@ -119,8 +119,8 @@ export const DEFINITIONS = {
     comment: '',
     relations: {
       organization: { comment: '', subjectTypes: [{ type: 'organization' }] },
-      admin: { comment: '', subjectTypes: [{ type: 'user' }] },
-      member: { comment: '', subjectTypes: [{ type: 'user' }] },
+      admin: { comment: '', subjectTypes: [{ type: 'user' }, { type: 'user', expiration: true }] },
+      member: { comment: '', subjectTypes: [{ type: 'user' }, { type: 'user', expiration: true }] },
     },
     permissions: {
       admin_role: {
@@ -258,6 +258,21 @@ export const DEFINITIONS = {
         expression: 'project->collaborator',
       },
     },
+  },
+  invitation: {
+    comment:
+      'The pending invitations of the organization with the same id: they grant nothing until the invitee accepts (org.acceptInvitation turns one into the organization role of the same name). A type of their own, so no relation of a user on an organization is ever a mere invitation.',
+    relations: {
+      admin: {
+        comment: 'invited to become an organization admin; expires with the invitation',
+        subjectTypes: [{ type: 'user' }, { type: 'user', expiration: true }],
+      },
+      member: {
+        comment: 'invited to become an organization member; expires with the invitation',
+        subjectTypes: [{ type: 'user' }, { type: 'user', expiration: true }],
+      },
+    },
+    permissions: {},
   },
 } as const satisfies Readonly<Record<string, DefinitionShape>>;
 export const CAVEATS = {} as const satisfies Readonly<Record<string, CaveatShape>>;

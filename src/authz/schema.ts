@@ -4,9 +4,17 @@ import {
   type CaveatShape,
   type PermissionName,
   type RelationName,
-  type ResourceType,
+  type ResourceType as DefinedType,
   type SubjectTypeShape,
 } from './schema.generated.js';
+
+/**
+ * The types callers ask about: definitions with permissions. A definition of relations only
+ * (invitation: pending invitations that grant nothing) is data the service keeps, not a resource.
+ */
+export type ResourceType = {
+  [K in DefinedType]: keyof (typeof DEFINITIONS)[K]['permissions'] extends never ? never : K;
+}[DefinedType];
 
 /**
  * The names of schema.zed that the service and its callers rely on, as TypeScript types and
@@ -24,7 +32,7 @@ const INTERNAL = {
   project: ['admin_role', 'collaborator'],
 } as const satisfies { readonly [T in ResourceType]?: readonly PermissionName<T>[] };
 
-export type { ResourceType, RelationName, PermissionName, SubjectTypeShape, CaveatShape };
+export type { DefinedType, RelationName, PermissionName, SubjectTypeShape, CaveatShape };
 
 /** Permissions the service evaluates for its own policy; not part of the contract's surface. */
 export type InternalPermission<T extends ResourceType = ResourceType> = {
@@ -41,10 +49,12 @@ export type QualifiedPermission = {
   [T in ResourceType]: `${T}#${PublicPermission<T>}`;
 }[ResourceType];
 
-export const RESOURCE_TYPES = Object.keys(DEFINITIONS) as ResourceType[];
+export const RESOURCE_TYPES = (Object.keys(DEFINITIONS) as DefinedType[]).filter(
+  (type) => Object.keys(DEFINITIONS[type].permissions).length > 0,
+) as ResourceType[];
 
 export function isResourceType(value: string): value is ResourceType {
-  return Object.hasOwn(DEFINITIONS, value);
+  return (RESOURCE_TYPES as readonly string[]).includes(value);
 }
 
 const internalOf = (type: ResourceType): readonly string[] =>

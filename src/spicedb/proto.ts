@@ -10,7 +10,17 @@ export interface RelationshipTuple {
   subjectType: string;
   subjectId: string;
   subjectRelation?: string;
+  /** RFC 3339 time at which SpiceDB stops counting the relationship (`use expiration`). */
+  expiresAt?: string;
 }
+
+/** A protobuf Timestamp for an instant, and back (authzed-node does not export the helpers). */
+const timestampOf = (iso: string): { seconds: string; nanos: number } => {
+  const ms = Date.parse(iso);
+  return { seconds: String(Math.floor(ms / 1000)), nanos: (((ms % 1000) + 1000) % 1000) * 1e6 };
+};
+const isoOf = (timestamp: { seconds: string; nanos: number }): string =>
+  new Date(Number(timestamp.seconds) * 1000 + Math.floor(timestamp.nanos / 1e6)).toISOString();
 
 export const objectReference = (objectType: string, objectId: string): v1.ObjectReference =>
   v1.ObjectReference.create({ objectType, objectId });
@@ -27,6 +37,7 @@ export const relationship = (tuple: RelationshipTuple): v1.Relationship =>
     resource: objectReference(tuple.resourceType, tuple.resourceId),
     relation: tuple.relation,
     subject: subjectReference(tuple.subjectType, tuple.subjectId, tuple.subjectRelation ?? ''),
+    ...(tuple.expiresAt !== undefined ? { optionalExpiresAt: timestampOf(tuple.expiresAt) } : {}),
   });
 
 export const tupleOf = (rel: v1.Relationship): RelationshipTuple => {
@@ -39,13 +50,15 @@ export const tupleOf = (rel: v1.Relationship): RelationshipTuple => {
   };
   const subjectRelation = rel.subject?.optionalRelation;
   if (subjectRelation) tuple.subjectRelation = subjectRelation;
+  if (rel.optionalExpiresAt) tuple.expiresAt = isoOf(rel.optionalExpiresAt);
   return tuple;
 };
 
+/** zed's notation, with `[expiration:...]` when the relationship expires. */
 export const formatTuple = (t: RelationshipTuple): string =>
   `${t.resourceType}:${t.resourceId}#${t.relation}@${t.subjectType}:${t.subjectId}${
     t.subjectRelation ? `#${t.subjectRelation}` : ''
-  }`;
+  }${t.expiresAt !== undefined ? `[expiration:${t.expiresAt}]` : ''}`;
 
 export const touch = (tuple: RelationshipTuple): v1.RelationshipUpdate =>
   v1.RelationshipUpdate.create({
@@ -59,7 +72,11 @@ export const create = (tuple: RelationshipTuple): v1.RelationshipUpdate =>
     relationship: relationship(tuple),
   });
 
-export const remove = (tuple: RelationshipTuple): v1.RelationshipUpdate =>
+/** A delete names the relationship alone: its expiration is not part of what it is. */
+export const remove = ({
+  expiresAt: _expiresAt,
+  ...tuple
+}: RelationshipTuple): v1.RelationshipUpdate =>
   v1.RelationshipUpdate.create({
     operation: v1.RelationshipUpdate_Operation.DELETE,
     relationship: relationship(tuple),

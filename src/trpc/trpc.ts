@@ -11,6 +11,7 @@ import { Disclosure } from '../authz/disclosure.js';
 import { AuthError, BACKEND_SCOPE, type Caller } from './auth.js';
 import { assertConsistencyInput, consistencySchema } from './consistency-input.js';
 import { RateLimited } from './rate-limit.js';
+import { refuseNames } from './refuse-names.js';
 import type { Context } from './context.js';
 
 export { consistencySchema };
@@ -101,6 +102,7 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, getRawInput, ne
     throw new TRPCError({ code: 'UNAUTHORIZED', message, cause: error });
   }
   ctx.auditedCaller.userId = caller.userId;
+  await refuseNames(getRawInput);
   const limiter = caller.scopes.has(BACKEND_SCOPE)
     ? (ctx.backendRateLimiter ?? ctx.rateLimiter)
     : ctx.rateLimiter;

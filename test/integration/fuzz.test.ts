@@ -18,15 +18,39 @@ type Procedure = (input: unknown) => Promise<unknown>;
 
 /** A valid input for each procedure, over the objects the suite creates. */
 const TEMPLATES: Record<string, Record<string, unknown>> = {
-  'org.create': { orgId: 'fz-new', name: 'Fuzz' },
-  'org.addMember': { orgId: 'fz', userId: 'fz-bob', role: 'member' },
+  'org.create': { orgId: 'fz-new' },
+  'org.addMember': {
+    orgId: 'fz',
+    userId: 'fz-bob',
+    role: 'member',
+    expiresAt: '2999-01-01T00:00:00Z',
+  },
+  'org.invite': {
+    orgId: 'fz',
+    userId: 'fz-inv',
+    role: 'member',
+    expiresAt: '2999-01-01T00:00:00Z',
+  },
+  'org.acceptInvitation': { orgId: 'fz' },
+  'org.declineInvitation': { orgId: 'fz' },
+  'org.revokeInvitation': { orgId: 'fz', userId: 'fz-inv' },
+  'org.listInvitations': { orgId: 'fz' },
+  // Disposable objects: the fuzzer may really leave or delete them.
+  'org.leave': { orgId: 'fz-new' },
+  'org.delete': { orgId: 'fz-new', cascade: true },
   'org.setMemberRole': { orgId: 'fz', userId: 'fz-bob', role: 'admin' },
   'org.removeMember': { orgId: 'fz', userId: 'fz-bob' },
   'org.transferOwnership': { orgId: 'fz', userId: 'fz-bob' },
   'org.listMembers': { orgId: 'fz' },
-  'project.create': { orgId: 'fz', projectId: 'fz-p-new', name: 'P' },
+  'project.create': { orgId: 'fz', projectId: 'fz-p-new' },
+  'project.delete': { projectId: 'fz-p-new' },
   'project.join': { projectId: 'fz-p' },
-  'project.addCollaborator': { projectId: 'fz-p', userId: 'fz-x', role: 'member' },
+  'project.addCollaborator': {
+    projectId: 'fz-p',
+    userId: 'fz-x',
+    role: 'member',
+    expiresAt: '2999-01-01T00:00:00Z',
+  },
   'project.setCollaboratorRole': { projectId: 'fz-p', userId: 'fz-x', role: 'admin' },
   'project.removeCollaborator': { projectId: 'fz-p', userId: 'fz-x' },
   'project.listCollaborators': { projectId: 'fz-p' },
@@ -165,7 +189,7 @@ describe('fuzzing every procedure', { timeout: 240_000 }, () => {
 
   async function relationshipCount(): Promise<number> {
     const counts = await Promise.all(
-      ['user', 'organization', 'project', 'cluster', 'volume'].map(
+      ['user', 'organization', 'invitation', 'project', 'cluster', 'volume'].map(
         async (resourceType) =>
           (
             await app.services.spicedb.readRelationships(

@@ -309,13 +309,13 @@ describe('the write preconditions hold without the routers’ checks', () => {
   it('project.join needs an organization admin of the project’s own organization', async () => {
     const { authz } = app.services;
     await expect(
-      authz.joinProject(userOf('org_member_outside'), orgId, projectId),
+      authz.projects.join(userOf('org_member_outside'), orgId, projectId),
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(
-      authz.joinProject(userOf('external_admin'), orgId, otherProjectId),
+      authz.projects.join(userOf('external_admin'), orgId, otherProjectId),
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // An admin of globex is no admin of acme's projects.
-    await expect(authz.joinProject('globex_owner', OTHER.orgId, projectId)).rejects.toMatchObject({
+    await expect(authz.projects.join('globex_owner', OTHER.orgId, projectId)).rejects.toMatchObject({
       code: 'FORBIDDEN',
     });
     expect(await grantsOf(userOf('org_member_outside'))).not.toContain(
@@ -327,20 +327,20 @@ describe('the write preconditions hold without the routers’ checks', () => {
   it('the owner rules refuse as PRECONDITION_FAILED', async () => {
     const { authz } = app.services;
     const before = await observeSampleOrg(app);
-    await expect(authz.removeMember(orgId, userOf('owner'))).rejects.toMatchObject({
+    await expect(authz.orgs.removeMember(orgId, userOf('owner'))).rejects.toMatchObject({
       code: 'PRECONDITION_FAILED',
     });
-    await expect(authz.setMemberRole(orgId, userOf('owner'), 'admin')).rejects.toMatchObject({
+    await expect(authz.orgs.setMemberRole(orgId, userOf('owner'), 'admin')).rejects.toMatchObject({
       code: 'PRECONDITION_FAILED',
     });
     await expect(authz.deleteAccount(userOf('owner'))).rejects.toMatchObject({
       code: 'PRECONDITION_FAILED',
     });
     await expect(
-      authz.transferOwnership(orgId, userOf('org_admin_joined'), userOf('org_admin_not_joined')),
+      authz.orgs.transferOwnership(orgId, userOf('org_admin_joined'), userOf('org_admin_not_joined')),
     ).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
     await expect(
-      authz.setCollaboratorRole(orgId, projectId, userOf('org_admin_joined'), 'member'),
+      authz.projects.setCollaboratorRole(orgId, projectId, userOf('org_admin_joined'), 'member'),
     ).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
     expect(await observeSampleOrg(app)).toEqual(before);
   });

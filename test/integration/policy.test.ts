@@ -767,7 +767,7 @@ describe('zedTokens and read-your-writes', () => {
     const allowed = async (caller: Caller, resource: string, permission: string) =>
       (await caller.authz.check({ resource, permission: untyped(permission) })).allowed;
 
-    await wrote(alice.org.create({ orgId: 'o1', name: 'Org One' }));
+    await wrote(alice.org.create({ orgId: 'o1' }));
     expect(await allowed(alice, 'organization:o1', 'write_settings')).toBe(true);
 
     await wrote(alice.org.addMember({ orgId: 'o1', userId: 'bob', role: 'member' }));
@@ -776,7 +776,7 @@ describe('zedTokens and read-your-writes', () => {
     await wrote(alice.org.setMemberRole({ orgId: 'o1', userId: 'bob', role: 'admin' }));
     expect(await allowed(bob, 'organization:o1', 'invite_member')).toBe(true);
 
-    await wrote(alice.project.create({ orgId: 'o1', projectId: 'p1', name: 'Project One' }));
+    await wrote(alice.project.create({ orgId: 'o1', projectId: 'p1' }));
     expect(await allowed(alice, 'project:p1', 'write_settings')).toBe(true);
     expect(await allowed(bob, 'project:p1', 'read_settings')).toBe(false);
 

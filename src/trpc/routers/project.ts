@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { expiresAtSchema } from '../../authz/expiry.js';
 import { idSchema } from '../../authz/ids.js';
 import { PROJECT_ROLES } from '../../authz/schema.js';
 import {
@@ -16,10 +17,15 @@ const role = z.enum(PROJECT_ROLES, { error: 'role must be "admin" or "member"' }
 
 export const projectRouter = router({
   create: orgProcedure('create_project')
-    .input(z.object({ projectId: idSchema('projectId'), name: z.string().max(200).optional() }))
+    .input(z.object({ projectId: idSchema('projectId') }))
     .mutation(({ ctx, input }) =>
-      ctx.authz.createProject(ctx.caller.userId, ctx.orgId, input.projectId),
+      ctx.authz.projects.create(ctx.caller.userId, ctx.orgId, input.projectId),
     ),
+
+  /** Project admins (write_settings): the project with its clusters, volumes and collaborators. */
+  delete: projectProcedure('write_settings').mutation(({ ctx }) =>
+    ctx.authz.projects.delete(ctx.caller.userId, ctx.orgId, ctx.projectId),
+  ),
 
   join: authedProcedure
     .input(z.object({ projectId: idSchema('projectId') }))
@@ -48,30 +54,40 @@ export const projectRouter = router({
           message: `only admins of ${org} may join its projects`,
         });
       }
-      return ctx.authz.joinProject(ctx.caller.userId, orgId, input.projectId);
+      return ctx.authz.projects.join(ctx.caller.userId, orgId, input.projectId);
     }),
 
   addCollaborator: projectProcedure('add_collaborator')
-    .input(z.object({ ...userInput, role: role.optional() }))
+    .input(z.object({ ...userInput, role: role.optional(), expiresAt: expiresAtSchema.optional() }))
     .mutation(({ ctx, input }) =>
-      ctx.authz.addCollaborator(ctx.orgId, ctx.projectId, input.userId, input.role),
+      ctx.authz.projects.addCollaborator(
+        ctx.orgId,
+        ctx.projectId,
+        input.userId,
+        input.role,
+        input.expiresAt,
+      ),
     ),
 
   setCollaboratorRole: projectProcedure('manage_roles')
     .input(z.object({ ...userInput, role }))
     .mutation(({ ctx, input }) =>
-      ctx.authz.setCollaboratorRole(ctx.orgId, ctx.projectId, input.userId, input.role),
+      ctx.authz.projects.setCollaboratorRole(ctx.orgId, ctx.projectId, input.userId, input.role),
     ),
 
   removeCollaborator: projectProcedure('remove_collaborator')
     .input(z.object(userInput))
     .mutation(({ ctx, input }) =>
-      ctx.authz.removeCollaborator(ctx.orgId, ctx.projectId, input.userId),
+      ctx.authz.projects.removeCollaborator(ctx.orgId, ctx.projectId, input.userId),
     ),
 
   listCollaborators: projectProcedure('read_collaborators')
     .input(z.object({ consistency: consistencySchema }))
     .query(async ({ ctx, input }) => ({
-      collaborators: await ctx.authz.listCollaborators(ctx.orgId, ctx.projectId, input.consistency),
+      collaborators: await ctx.authz.projects.listCollaborators(
+        ctx.orgId,
+        ctx.projectId,
+        input.consistency,
+      ),
     })),
 });
