@@ -315,9 +315,11 @@ describe('the write preconditions hold without the routers’ checks', () => {
       authz.projects.join(userOf('external_admin'), orgId, otherProjectId),
     ).rejects.toMatchObject({ code: 'FORBIDDEN' });
     // An admin of globex is no admin of acme's projects.
-    await expect(authz.projects.join('globex_owner', OTHER.orgId, projectId)).rejects.toMatchObject({
-      code: 'FORBIDDEN',
-    });
+    await expect(authz.projects.join('globex_owner', OTHER.orgId, projectId)).rejects.toMatchObject(
+      {
+        code: 'FORBIDDEN',
+      },
+    );
     expect(await grantsOf(userOf('org_member_outside'))).not.toContain(
       `project:${projectId}#write_settings`,
     );
@@ -337,7 +339,11 @@ describe('the write preconditions hold without the routers’ checks', () => {
       code: 'PRECONDITION_FAILED',
     });
     await expect(
-      authz.orgs.transferOwnership(orgId, userOf('org_admin_joined'), userOf('org_admin_not_joined')),
+      authz.orgs.transferOwnership(
+        orgId,
+        userOf('org_admin_joined'),
+        userOf('org_admin_not_joined'),
+      ),
     ).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
     await expect(
       authz.projects.setCollaboratorRole(orgId, projectId, userOf('org_admin_joined'), 'member'),
