@@ -32,7 +32,7 @@ const keyOf = (t: RelationshipTuple) => formatTuple(t);
 
 /**
  * The live relationships of one organization: its own (roles and organization#project), its
- * projects (found through project#organization and organization#project) with all of theirs,
+ * pending invitations, its projects (found through project#organization and organization#project) with all of theirs,
  * and the clusters and volumes of those projects.
  */
 export async function readOrganization(
@@ -50,6 +50,10 @@ export async function readOrganization(
   );
   if (own.length === 0) throw new Error(`organization ${orgId} has no relationships: is it there?`);
   add(own);
+  // Pending invitations (with their expirations, as every relationship keeps its own).
+  add(
+    await gateway.readRelationships({ resourceType: 'invitation', resourceId: orgId }, consistency),
+  );
   const children = await gateway.readRelationships(
     {
       resourceType: 'project',
@@ -163,7 +167,11 @@ export async function exportOrganization(
     }
   }
 
-  const rename = options.anonymize ? pseudonymizer(options.salt) : (_: string, id: string) => id;
+  const pseudonym = pseudonymizer(options.salt);
+  // invitation:ORG holds organization ORG's invitations: it takes the organization's pseudonym.
+  const rename = options.anonymize
+    ? (type: string, id: string) => pseudonym(type === 'invitation' ? 'organization' : type, id)
+    : (_: string, id: string) => id;
   const object = (type: string, id: string) => `${type}:${rename(type, id)}`;
   const assertTrue: string[] = [];
   const assertFalse: string[] = [];

@@ -1,4 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportOrganization } from '../../scripts/playground/org-export.js';
+import { readSchemaFile } from '../../src/spicedb/connection.js';
 import {
   eventually,
   inSeconds,
@@ -364,5 +370,52 @@ describe('invitations', () => {
         written: false,
       },
     ]);
+  });
+});
+
+describe('playground export', () => {
+  it('exports pending invitations and expirations, and SpiceDB’s development package validates it', async () => {
+    await svc.must('ada', 'org.invite', {
+      orgId: ORG,
+      userId: 'exported-invitee',
+      role: 'admin',
+      expiresAt: '2999-03-01T00:00:00Z',
+    });
+    await svc.must('owner', 'org.addMember', {
+      orgId: ORG,
+      userId: 'exported-temp',
+      role: 'member',
+      expiresAt: '2999-03-01T00:00:00Z',
+    });
+    const { text } = await exportOrganization(svc.services.spicedb, ORG, await readSchemaFile(), {
+      validation: false,
+    });
+    const relationships = text.split('\n').map((line) => line.trim());
+    expect(relationships).toContain(
+      `invitation:${ORG}#admin@user:exported-invitee[expiration:2999-03-01T00:00:00.000Z]`,
+    );
+    expect(relationships).toContain(
+      `organization:${ORG}#member@user:exported-temp[expiration:2999-03-01T00:00:00.000Z]`,
+    );
+    expect(relationships).toContain(`organization:${ORG}#member@user:max`);
+
+    const ensure = spawnSync('bash', ['scripts/playground/devvalidate/ensure.sh'], {
+      encoding: 'utf8',
+      timeout: 900_000,
+    });
+    expect(ensure.status, ensure.stderr).toBe(0);
+    const dir = mkdtempSync(path.join(tmpdir(), 'lifecycle-export-'));
+    try {
+      const file = path.join(dir, 'export.yaml');
+      writeFileSync(file, text);
+      const validated = spawnSync(ensure.stdout.trim(), [file], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(validated.stdout + validated.stderr).toContain(': 0 failures');
+      expect(validated.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
