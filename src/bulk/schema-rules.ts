@@ -46,16 +46,28 @@ function definitionBodies(text: string): Array<{ name: string; body: string }> {
 }
 
 function parseAllowed(expression: string): AllowedSubject[] {
-  return expression
-    .split('|')
-    .map((part) => part.trim().replace(/\s+with\s+[a-z][a-z0-9_/]*(\s+and\s+expiration)?$/, ''))
-    .map((part) => part.replace(/\s+with\s+expiration$/, '').trim())
-    .filter((part) => part.length > 0)
-    .map((part): AllowedSubject => {
-      if (part.endsWith(':*')) return { type: part.slice(0, -2), wildcard: true };
-      const [type = part, relation] = part.split('#');
-      return relation === undefined ? { type } : { type, relation };
-    });
+  return (
+    expression
+      .split('|')
+      .map((part) => part.trim().replace(/\s+with\s+[a-z][a-z0-9_/]*(\s+and\s+expiration)?$/, ''))
+      .map((part) => part.replace(/\s+with\s+expiration$/, '').trim())
+      .filter((part) => part.length > 0)
+      .map((part): AllowedSubject => {
+        if (part.endsWith(':*')) return { type: part.slice(0, -2), wildcard: true };
+        const [type = part, relation] = part.split('#');
+        return relation === undefined ? { type } : { type, relation };
+      })
+      // `user | user with expiration` accepts one subject type, `user`: listed once.
+      .filter(
+        (entry, index, all) =>
+          all.findIndex(
+            (other) =>
+              other.type === entry.type &&
+              other.relation === entry.relation &&
+              other.wildcard === entry.wildcard,
+          ) === index,
+      )
+  );
 }
 
 export function parseSchemaRules(schemaText: string): SchemaRules {

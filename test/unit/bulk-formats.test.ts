@@ -54,6 +54,7 @@ describe('schema rules parsed from schema.zed', () => {
       project: { organization: ['organization'], admin: ['user'], member: ['user'] },
       cluster: { project: ['project'] },
       volume: { project: ['project'] },
+      invitation: { admin: ['user'], member: ['user'] },
     });
     expect(rules.get('project')?.permissions.has('view_name')).toBe(true);
   });
