@@ -217,6 +217,9 @@ describe.skipIf(chromiumMissing)('access explorer in headless Chromium', () => {
     const scale = page.locator('[data-testid=grid] [data-permission=scale]');
     await scale.waitFor();
     expect(await scale.getAttribute('data-allowed')).toBe('false');
+    // Each row is labelled with the roles page's row, from schema.zed's doc comments.
+    const label = page.locator('[data-testid=grid] tr:has([data-permission=scale]) .label');
+    expect(await label.textContent()).toContain('Scale clusters');
     expect(
       await page.getAttribute('[data-testid=grid] [data-permission=ssh]', 'data-allowed'),
     ).toBe('true');

@@ -5,6 +5,7 @@ import {
   RESOURCE_TYPES,
   type ResourceType,
 } from '../../src/authz/schema.js';
+import { DEFINITIONS, type DefinitionShape } from '../../src/authz/schema.generated.js';
 import type { AuthzInputs } from '../../src/client.js';
 
 /** The scope of backend callers (CONTRACT "Callers"): they may ask about any subject. */
@@ -39,5 +40,7 @@ export function checkInput(resource: string, permission: string, subject?: strin
 
 /** The roles page's row for a permission, as schema.zed's doc comment names it. */
 export function permissionLabel(type: ResourceType, permission: string): string {
-  return permission.replace(/_/g, ' ');
+  const definition: DefinitionShape = DEFINITIONS[type];
+  const comment = definition.permissions[permission]?.comment ?? '';
+  return comment !== '' ? comment : permission.replace(/_/g, ' ');
 }
