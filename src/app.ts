@@ -1,6 +1,7 @@
 import type { Env } from './config/env.js';
 import { DEVELOPMENT_JWT_SECRET } from './config/env.js';
 import { AuditTrail, sinkFor, type AuditSink } from './audit/audit-trail.js';
+import { ensureSchema as ensureSchemaBySpiceDb } from './authz/schema-admin.js';
 import { AuthzService } from './authz/service.js';
 import { createLiveAccess } from './authz/live-wiring.js';
 import {
@@ -45,29 +46,13 @@ export function attemptTimeoutFor(connection: SpiceDbConnection, timeoutMs: numb
   return nodes > 1 ? Math.max(50, Math.floor(timeoutMs / 2)) : timeoutMs;
 }
 
-/** Writes schema.zed unless the server already holds exactly it. */
+/** Writes schema.zed unless SpiceDB's own DiffSchema says it already holds exactly it. */
 export async function ensureSchema(
   gateway: SpiceDbGateway,
   schema?: string,
 ): Promise<'written' | 'unchanged'> {
-  const wanted = schema ?? (await readSchemaFile());
-  let current = '';
-  try {
-    current = await gateway.readSchema();
-  } catch {
-    // An empty server has no schema to read.
-  }
-  if (normalise(current) === normalise(wanted)) return 'unchanged';
-  await gateway.writeSchema(wanted);
-  return 'written';
+  return ensureSchemaBySpiceDb(gateway, schema ?? (await readSchemaFile()));
 }
-
-const normalise = (schema: string) =>
-  schema
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/\/\/.*$/gm, '')
-    .replace(/\s+/g, ' ')
-    .trim();
 
 export function jwtSecretOf(env: Env): string | undefined {
   if (env.AUTH_JWT_SECRET !== undefined) return env.AUTH_JWT_SECRET;

@@ -160,7 +160,7 @@ describe.skipIf(noServer)('authz CLI against SpiceDB directly', () => {
     expect(before.code).toBe(EXIT.no);
     const diff = JSON.parse(before.stdout) as { same: boolean; diff: string[] };
     expect(diff.same).toBe(false);
-    expect(diff.diff).toContain('+definition organization {');
+    expect(diff.diff).toContain('+ definition organization');
 
     const written = await cli(['schema', 'write'], spicedbEnv);
     expect(written.code).toBe(EXIT.ok);
@@ -170,7 +170,7 @@ describe.skipIf(noServer)('authz CLI against SpiceDB directly', () => {
     expect(after).toMatchObject({ code: EXIT.ok });
     expect(after.stdout).toContain('matches the schema in SpiceDB');
 
-    // A local edit shows as one added line, readable.
+    // A local edit shows as the one difference SpiceDB's DiffSchema reports.
     const edited = path.join(dir, 'edited.zed');
     const schema = await readSchemaFile();
     writeFileSync(
@@ -179,8 +179,8 @@ describe.skipIf(noServer)('authz CLI against SpiceDB directly', () => {
     );
     const changed = await cli(['schema', 'diff', edited], spicedbEnv);
     expect(changed.code).toBe(EXIT.no);
-    expect(changed.stdout.split('\n').filter((l) => /^[+-]\s/.test(l))).toEqual([
-      '+  relation pet: user',
+    expect(changed.stdout.split('\n').filter((l) => /^[+~-] /.test(l))).toEqual([
+      '+ relation user#pet',
     ]);
   });
 

@@ -47,27 +47,16 @@ export function registerSchemaCommands(program: Command, run: Runner): void {
         const wanted = await readSchemaArgument(file);
         const { gateway, endpoint } = await schemaGateway(io.env);
         try {
-          const { GrpcStatus, grpcStatusOf } = await import('../../spicedb/errors.js');
-          const { diffLines, formatDiff } = await import('../schema-diff.js');
-          let current = '';
-          try {
-            current = await gateway.readSchema();
-          } catch (error) {
-            // An empty server has no schema: everything in FILE is new.
-            if (grpcStatusOf(error)?.code !== GrpcStatus.NOT_FOUND) throw error;
-          }
-          const lines = diffLines(current, wanted.text);
-          const same = lines.every((line) => line.op === ' ');
+          // SpiceDB's own DiffSchema: \`+\` only in FILE, \`-\` only in SpiceDB, \`~\` changed.
+          const { compareSchema } = await import('../../authz/schema-admin.js');
+          const diff = await compareSchema(gateway, wanted.text);
+          const same = diff.length === 0;
           if (flags.json) {
-            io.stdout(
-              JSON.stringify({ same, file: wanted.path, diff: same ? [] : formatDiff(lines) }),
-            );
+            io.stdout(JSON.stringify({ same, file: wanted.path, diff }));
           } else if (same) {
             io.stdout(`${wanted.path} matches the schema in SpiceDB`);
           } else {
-            io.stdout(
-              [`--- SpiceDB at ${endpoint}`, `+++ ${wanted.path}`, ...formatDiff(lines)].join('\n'),
-            );
+            io.stdout([`${wanted.path} against SpiceDB at ${endpoint}:`, ...diff].join('\n'));
           }
           return same ? EXIT.ok : EXIT.no;
         } finally {
@@ -87,7 +76,9 @@ export function registerSchemaCommands(program: Command, run: Runner): void {
         const wanted = await readSchemaArgument(file);
         const { gateway, endpoint } = await schemaGateway(io.env);
         try {
-          await gateway.writeSchema(wanted.text);
+          // SpiceDB refuses a change that would orphan stored relationships, naming them.
+          const { writeSchema } = await import('../../authz/schema-admin.js');
+          await writeSchema(gateway, wanted.text);
           io.stdout(
             flags.json
               ? JSON.stringify({ written: true, file: wanted.path })
