@@ -142,3 +142,44 @@ export class Disclosure {
     return projectId === undefined ? undefined : { type: 'project', id: projectId };
   }
 }
+
+/** The `type:id` objects an explanation's text names. */
+const OBJECT_REF = /\b([a-z][a-z0-9_]*):([a-zA-Z0-9/_|\-=+]+)/g;
+
+export interface RedactableExplanation {
+  allowed: boolean;
+  resource: string;
+  permission: string;
+  subject: string;
+  missing: string[];
+  explanation: string;
+}
+
+/**
+ * A refused explanation keeps only the alternatives whose every object the caller may see;
+ * with none left it says that nothing the caller can see grants it. Allowed answers and
+ * backend callers get the whole path.
+ */
+export async function redactRefusal<T extends RedactableExplanation>(
+  answer: T,
+  disclosure: Disclosure,
+): Promise<T> {
+  if (answer.allowed || disclosure.learnsEverything) return answer;
+  const refsOf = (text: string) =>
+    [...text.matchAll(OBJECT_REF)].map((m) => ({
+      type: m[1] ?? '',
+      id: (m[2] ?? '').replace(/#.*$/, ''),
+    }));
+  const visible = await disclosure.visible(answer.missing.flatMap(refsOf));
+  // The object asked about is the caller's own words: naming it back reveals nothing.
+  visible.add(answer.resource);
+  const missing = answer.missing.filter((entry) =>
+    refsOf(entry).every((ref) => visible.has(`${ref.type}:${ref.id}`)),
+  );
+  const target = `${answer.resource}#${answer.permission}`;
+  const explanation =
+    missing.length > 0
+      ? `no relation grants ${target} to ${answer.subject}; of what the caller can see, it needs one of: ${missing.join(', ')}`
+      : `no relation grants ${target} to ${answer.subject}, and nothing the caller can see would grant it`;
+  return { ...answer, missing, explanation };
+}

@@ -127,6 +127,37 @@ describe('refusals name no object the caller may not see', () => {
   });
 });
 
+describe('authz.explain of a refusal names only objects the caller may see', () => {
+  it('a stranger learns neither the project nor the organization of a cluster', async () => {
+    const answer = await (
+      await as('stranger')
+    ).authz.explain({ resource: `cluster:${SAMPLE.clusterId}`, permission: 'delete' });
+    expect(answer.allowed).toBe(false);
+    const text = JSON.stringify({ ...answer, resource: undefined, checkedAt: undefined });
+    for (const id of [SAMPLE.orgId, SAMPLE.projectId]) {
+      expect(text).not.toMatch(new RegExp(`:${id}(?![A-Za-z0-9_])`));
+    }
+    expect(answer.explanation).toContain('nothing the caller can see would grant it');
+  });
+
+  it('a project member still learns the relations of objects it sees', async () => {
+    const answer = await (
+      await as('org_member_in_project')
+    ).authz.explain({ resource: `cluster:${SAMPLE.clusterId}`, permission: 'delete' });
+    expect(answer.missing).toContain(`project:${SAMPLE.projectId}#admin`);
+  });
+
+  it('a backend caller gets the whole answer', async () => {
+    const backend = await app.as('backend_service', BACKEND_SCOPE);
+    const answer = await backend.authz.explain({
+      resource: `cluster:${SAMPLE.clusterId}`,
+      permission: 'delete',
+      subject: `user:${userOf('stranger')}`,
+    });
+    expect(answer.missing).toContain(`project:${SAMPLE.projectId}#admin`);
+  });
+});
+
 describe('a malformed or foreign ZedToken is BAD_REQUEST naming consistency', () => {
   const sample = { resource: `project:${SAMPLE.projectId}`, permission: 'read_settings' } as const;
   const calls = (consistency: { atLeastAsFresh: string }) => {

@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { explainPermission } from '../../authz/explain.js';
-import { DISCLOSURE } from '../../authz/disclosure.js';
+import { DISCLOSURE, redactRefusal } from '../../authz/disclosure.js';
 import { objectRefSchema } from '../../authz/ids.js';
 import { isResourceType, RESOURCE_TYPES } from '../../authz/schema.js';
 import type { CheckOutcome } from '../../spicedb/gateway.js';
@@ -147,10 +147,12 @@ export const authzRouter = router({
     .query(async ({ ctx, input }) => {
       assertPermission(input.resource, input.permission);
       const subject = subjectFor(ctx.caller, input.subject);
-      return explainPermission(
+      const answer = await explainPermission(
         ctx.spicedb,
         { resource: input.resource, permission: input.permission, subject },
         ctx.spicedb.consistency(input.consistency),
       );
+      // A refusal names only objects the caller may see (CONTRACT "What a caller may learn").
+      return redactRefusal(answer, disclosureFor(ctx, input.consistency));
     }),
 });
