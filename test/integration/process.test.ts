@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { freePort } from '../../src/spicedb/loopback.js';
 import { childPids, isAlive, runToExit, startService } from '../support/service-process.js';
 
@@ -25,13 +25,19 @@ function authzLines(stderr: string): string[] {
 describe('npm start as a process', () => {
   it('SIGTERM to npm drains, exits, frees the port and leaves no child behind', async () => {
     const service = await startService({ npm: 'start' }, {});
+    onTestFinished(async () => {
+      // A failed assertion must not leave npm and the service running.
+      await service.stop(2_000);
+      for (const pid of grandchildren) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    let grandchildren: number[] = [];
     const npmPid = service.child.pid!;
     const [nodePid, ...others] = childPids(npmPid);
     // `npm start` runs node itself (exec), with no shell or tsx process between them.
     expect(others).toEqual([]);
     expect(nodePid).toBeDefined();
     // Whatever the service itself runs (none today) must end with it.
-    const grandchildren = childPids(nodePid!);
+    grandchildren = [nodePid!, ...childPids(nodePid!)];
     expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
 
     service.child.kill('SIGTERM');
