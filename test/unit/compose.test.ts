@@ -12,6 +12,9 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string) => readFileSync(`${repoRoot}/${file}`, 'utf8');
 
 interface Service {
+  profiles?: string[];
+  entrypoint?: string[];
+  networks?: Record<string, { aliases?: string[] }>;
   image?: string;
   build?: { context: string; dockerfile: string };
   command?: string[];
@@ -147,5 +150,96 @@ describe('docker-compose.yml', () => {
         }
       }
     }
+  });
+});
+
+describe('docker-compose.yml, profile cluster', () => {
+  const NODES = ['spicedb-1', 'spicedb-2', 'spicedb-3'];
+  const CLUSTER = [
+    'pg-primary',
+    'pg-replica',
+    'spicedb-cluster-migrate',
+    ...NODES,
+    'authz-cluster-a',
+    'authz-cluster-b',
+  ];
+  const vars = { SPICEDB_PRESHARED_KEY: 'k', AUTH_JWT_SECRET: 's', POSTGRES_PASSWORD: 'p' };
+
+  it('puts its services in the cluster profile only, and leaves the single-node stack unprofiled', () => {
+    for (const name of CLUSTER) expect(service(name).profiles, name).toEqual(['cluster']);
+    for (const name of ['postgres', 'spicedb', ...REPLICAS]) {
+      expect(service(name).profiles, name).toBeUndefined();
+    }
+  });
+
+  it('runs three SpiceDB nodes with dispatch to a name that resolves to all of them', () => {
+    for (const name of NODES) {
+      const node = service(name);
+      expect(node.image, name).toBe('authzed/spicedb:v1.56.2');
+      expect(node.environment?.SPICEDB_DISPATCH_CLUSTER_ENABLED, name).toBe('true');
+      expect(node.environment?.SPICEDB_DISPATCH_UPSTREAM_ADDR, name).toBe(
+        'dns:///spicedb-dispatch:50053',
+      );
+      expect(node.environment?.SPICEDB_DISPATCH_CLUSTER_ADDR, name).toBe(':50053');
+      expect(node.networks?.default?.aliases, name).toContain('spicedb-dispatch');
+      // All nodes share one preshared key: dispatch authenticates with it.
+      expect(variableOf(node.environment?.SPICEDB_GRPC_PRESHARED_KEY), name).toBe(
+        'SPICEDB_PRESHARED_KEY',
+      );
+      expect(node.healthcheck?.test, name).toEqual([
+        'CMD',
+        'grpc_health_probe',
+        '-addr=localhost:50051',
+      ]);
+      expect(node.depends_on, name).toEqual({
+        'spicedb-cluster-migrate': { condition: 'service_completed_successfully' },
+        'pg-replica': { condition: 'service_healthy' },
+      });
+    }
+  });
+
+  it('writes to the primary and reads from its streaming replica', () => {
+    for (const name of [...NODES, 'spicedb-cluster-migrate']) {
+      expect(service(name).environment?.SPICEDB_DATASTORE_CONN_URI, name).toMatch(
+        /^postgres:\/\/[^@]+@pg-primary:5432\/spicedb/,
+      );
+    }
+    for (const name of NODES) {
+      const command = service(name).command ?? [];
+      expect(command[0], name).toBe('serve');
+      const replica = command[command.indexOf('--datastore-read-replica-conn-uri') + 1] ?? '';
+      expect(replica, name).toMatch(/^postgres:\/\/[^@]+@pg-replica:5432\/spicedb/);
+    }
+    const primary = (service('pg-primary').command ?? []).join(' ');
+    expect(primary).toContain('wal_level=replica');
+    expect(primary).toContain('track_commit_timestamp=on');
+    const replica = (service('pg-replica').entrypoint ?? []).join(' ');
+    expect(replica).toMatch(/pg_basebackup -h pg-primary .*-R -X stream/);
+    expect(replica).toContain('hot_standby=on');
+    expect(service('pg-replica').depends_on).toEqual({
+      'pg-primary': { condition: 'service_healthy' },
+    });
+    const configs = (compose as { configs?: Record<string, { content?: string }> }).configs;
+    expect(configs?.['pg-allow-replication']?.content).toMatch(/host replication spicedb all/);
+  });
+
+  it('gives two service replicas the node list, which the service accepts at start', () => {
+    const hostPorts = new Set<string>();
+    for (const name of ['authz-cluster-a', 'authz-cluster-b']) {
+      const svc = service(name);
+      expect(svc.build, name).toEqual({ context: '.', dockerfile: 'Dockerfile' });
+      expect(Object.keys(svc.depends_on ?? {}).sort(), name).toEqual(NODES);
+      expect(svc.healthcheck?.test.join(' '), name).toContain('/readyz');
+      for (const port of svc.ports ?? []) hostPorts.add(port);
+      const env = Object.fromEntries(
+        Object.entries(svc.environment ?? {}).map(([k, v]) => [k, substitute(String(v), vars)]),
+      );
+      expect(loadEnv(env)).toMatchObject({
+        NODE_ENV: 'production',
+        SPICEDB_ENDPOINT: 'spicedb-1:50051,spicedb-2:50051,spicedb-3:50051',
+        SPICEDB_TOKEN: 'k',
+      });
+    }
+    expect(hostPorts.size).toBe(2);
   });
 });
