@@ -1,6 +1,7 @@
 /** The input pieces every check-shaped procedure shares (authz.check, checkBulk, explain, watch). */
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import type { CheckPair } from '../authz/check-pair.js';
 import { objectRefSchema, type ObjectRef } from '../authz/ids.js';
 import { isPublicPermission, PUBLIC_PERMISSION_NAMES } from '../authz/schema.js';
 import { BACKEND_SCOPE, type Caller } from './auth.js';
@@ -23,6 +24,18 @@ export const checkShape = {
   permission: permissionField,
   subject: subjectSchema.optional(),
 };
+
+/**
+ * `schema`'s run-time validation under the compile-time input of a typed pair: callers' editors
+ * refuse a permission of another type, while a bad pair sent anyway (plain JSON, a cast) still
+ * meets the object schema and `assertPermission`, BAD_REQUEST naming the field.
+ */
+export function typedPair<Rest extends object>() {
+  type Typed = CheckPair & Rest;
+  // The intersection refuses a schema whose input would not take every typed pair.
+  return <S extends z.ZodType>(schema: S & (Typed extends z.input<S> ? unknown : never)) =>
+    z.custom<Typed>(() => true).pipe(schema as unknown as z.ZodType<z.output<S>, Typed>);
+}
 
 export function assertPermission(ref: ObjectRef, permission: string, path = 'permission'): void {
   if (!isPublicPermission(ref.type, permission)) {

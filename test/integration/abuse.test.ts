@@ -212,7 +212,7 @@ describe('abuse limits', () => {
         authorization: `Bearer ${token}`,
         requestId: 'b',
       });
-      const item = { resource: 'user:abuser', permission: 'view_profile' as const };
+      const item = { resource: 'user:abuser', permission: 'view_profile' } as const;
       await expect(
         caller.authz.checkBulk({ items: Array.from({ length: MAX_BULK_ITEMS }, () => item) }),
       ).resolves.toMatchObject({ results: Array(MAX_BULK_ITEMS).fill({ allowed: true }) });

@@ -225,7 +225,7 @@ describe('a malformed or foreign ZedToken is BAD_REQUEST naming consistency', ()
     const calls = () => reader.services.spicedb.stats.calls.CheckBulkPermissions ?? 0;
     const before = calls();
     const items = Array.from({ length: 100 }, (_, index) => ({
-      resource: `project:p${index}`,
+      resource: `project:p${index}` as const,
       permission: 'read_settings' as const,
     }));
     await expect(

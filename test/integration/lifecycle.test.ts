@@ -5,6 +5,7 @@ import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { chunk } from '../../src/util/chunk.js';
 import type { TestApp } from '../support/app.js';
 import { BACKEND_USER, buildSampleOrg, observeSampleOrg } from '../support/sample-org.js';
+import { anyPair } from '../../testkit/check-pairs.js';
 
 type Caller = Awaited<ReturnType<TestApp['as']>>;
 const { orgId, projectId, otherProjectId, clusterId, volumeId } = SAMPLE;
@@ -30,8 +31,7 @@ async function grantsOf(userId: string, objects = OBJECTS): Promise<string[]> {
   const items = RESOURCE_TYPES.flatMap((type) =>
     objects[type].flatMap((id) =>
       PUBLIC_PERMISSIONS[type].map((permission) => ({
-        resource: `${type}:${id}`,
-        permission: permission,
+        ...anyPair(`${type}:${id}`, permission),
         subject: `user:${userId}`,
       })),
     ),

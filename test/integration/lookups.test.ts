@@ -16,6 +16,7 @@ import {
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import type { TestApp } from '../support/app.js';
 import { BACKEND_USER, buildSampleOrg } from '../support/sample-org.js';
+import { anyPair } from '../../testkit/check-pairs.js';
 
 type Caller = Awaited<ReturnType<TestApp['as']>>;
 const { orgId, projectId, otherProjectId } = SAMPLE;
@@ -97,7 +98,10 @@ async function allowedByChecks(
 ): Promise<string[]> {
   const ids = UNIVERSE[type];
   const { results } = await backend.authz.checkBulk({
-    items: ids.map((id) => ({ resource: `${type}:${id}`, permission, subject: `user:${userId}` })),
+    items: ids.map((id) => ({
+      ...anyPair(`${type}:${id}`, permission),
+      subject: `user:${userId}`,
+    })),
   });
   return ids.filter((_, index) => results[index]?.allowed === true).sort();
 }
@@ -236,8 +240,7 @@ describe('authz.lookupSubjects on the sample objects equals the personas the mat
         });
         const { results } = await backend.authz.checkBulk({
           items: users.map((user) => ({
-            resource: `${type}:${id}`,
-            permission,
+            ...anyPair(`${type}:${id}`, permission),
             subject: `user:${user}`,
           })),
         });

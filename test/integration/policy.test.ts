@@ -10,6 +10,7 @@ import {
   httpTrpc,
   observeSampleOrg,
 } from '../support/sample-org.js';
+import { anyPair } from '../../testkit/check-pairs.js';
 import { TEST_JWT_SECRET, tokenFor } from '../../testkit/tokens.js';
 
 type Caller = Awaited<ReturnType<TestApp['as']>>;
@@ -440,7 +441,7 @@ describe('org.transferOwnership', () => {
 
     // The old owner keeps every admin permission but may not transfer again.
     const check = (permission: string) =>
-      owner.authz.check({ resource: `organization:${orgId}`, permission: untyped(permission) });
+      owner.authz.check(anyPair(`organization:${orgId}`, permission));
     expect((await check('write_billing')).allowed).toBe(true);
     expect((await check('manage_roles')).allowed).toBe(true);
     await expect(
@@ -581,7 +582,7 @@ describe('bad input is BAD_REQUEST with a message naming the field', () => {
     },
   ])('authz.check with $label', async ({ resource, permission, field }) => {
     const owner = await as('owner');
-    const error = await owner.authz.check({ resource, permission: untyped(permission) }).then(
+    const error = await owner.authz.check(anyPair(resource, permission)).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -630,7 +631,7 @@ describe('bad input is BAD_REQUEST with a message naming the field', () => {
       backend.authz.checkBulk({
         items: [
           { resource: `project:${projectId}`, permission: 'read_settings', subject: 'user:owner' },
-          { resource: `project:${projectId}`, permission: untyped('fly'), subject: 'user:owner' },
+          { ...anyPair(`project:${projectId}`, 'fly'), subject: 'user:owner' },
         ],
       }),
     );
@@ -765,7 +766,7 @@ describe('zedTokens and read-your-writes', () => {
       tokens.push(zedToken);
     };
     const allowed = async (caller: Caller, resource: string, permission: string) =>
-      (await caller.authz.check({ resource, permission: untyped(permission) })).allowed;
+      (await caller.authz.check(anyPair(resource, permission))).allowed;
 
     await wrote(alice.org.create({ orgId: 'o1' }));
     expect(await allowed(alice, 'organization:o1', 'write_settings')).toBe(true);

@@ -2,6 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelationshipTuple } from '../../src/spicedb/proto.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { anyPair } from '../../testkit/check-pairs.js';
 
 /** The tRPC code a settled call ended with: `ok` or the error code. */
 async function outcomeOf(call: Promise<unknown>): Promise<string> {
@@ -51,8 +52,7 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
   async function allowed(resource: string, permission: string, userId: string) {
     const backend = await app.as('race-backend', 'authz:check');
     const { allowed: answer } = await backend.authz.check({
-      resource,
-      permission: permission as never,
+      ...anyPair(resource, permission),
       subject: `user:${userId}`,
       consistency: { fullyConsistent: true },
     });

@@ -1,4 +1,5 @@
 import type { BenchCheck } from '../platform.js';
+import type { CheckPair } from '../../../src/authz/check-pair.js';
 
 /** What a block of requests gave: every latency (ms), errors, and the process's own CPU. */
 export interface BlockResult {
@@ -72,8 +73,8 @@ export async function pageThrough(
   return count;
 }
 
+// The generated workload pairs each resource with one of its type's permissions.
 export const asCheckInput = (check: BenchCheck) => ({
-  resource: check.resource,
-  permission: check.permission as 'view',
+  ...({ resource: check.resource, permission: check.permission } as CheckPair),
   subject: check.subject,
 });

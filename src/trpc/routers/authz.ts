@@ -12,12 +12,19 @@ import {
   permissionField,
   subjectFor,
   subjectSchema,
+  typedPair,
 } from '../check-input.js';
 import { consistencyRefusal, toTRPCError } from '../spicedb-errors.js';
 import { authedProcedure, consistencySchema, disclosureFor, router } from '../trpc.js';
 import { watchProcedure } from './watch.js';
 
 export const MAX_BULK_ITEMS = 100;
+
+const checkItemInput = typedPair<{ subject?: string }>();
+const checkPairInput = typedPair<{
+  subject?: string;
+  consistency?: z.input<typeof consistencySchema>;
+}>();
 export const MAX_LOOKUP_LIMIT = 1_000;
 
 /** An item's own answer, or its own error code: one failed item is not a "no". */
@@ -30,7 +37,7 @@ function bulkResult(outcome: CheckOutcome) {
 export const authzRouter = router({
   watch: watchProcedure,
   check: authedProcedure
-    .input(z.object({ ...checkShape, consistency: consistencySchema }))
+    .input(checkPairInput(z.object({ ...checkShape, consistency: consistencySchema })))
     .query(async ({ ctx, input }) => {
       assertPermission(input.resource, input.permission);
       const subject = subjectFor(ctx.caller, input.subject);
@@ -44,7 +51,7 @@ export const authzRouter = router({
     .input(
       z.object({
         items: z
-          .array(z.object(checkShape))
+          .array(checkItemInput(z.object(checkShape)))
           .min(1, 'items must hold at least one check')
           .max(MAX_BULK_ITEMS, `items holds at most ${MAX_BULK_ITEMS} checks`),
         consistency: consistencySchema,

@@ -1,0 +1,10 @@
+import type { CheckPair } from '../src/authz/check-pair.js';
+
+/**
+ * A pair as the tests' data hold it (matrix cells, fuzzed or deliberately wrong inputs) where the
+ * compiler cannot see that the permission belongs to the type: the service validates it anyway,
+ * and some tests send bad pairs on purpose to see it refused.
+ */
+export function anyPair(resource: string, permission: string): CheckPair {
+  return { resource, permission } as CheckPair;
+}
