@@ -6,7 +6,6 @@ import {
   type MatrixCell,
   type Persona,
 } from '../../testkit/matrix.js';
-import type { PublicPermission } from '../../src/authz/schema.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { chunk } from '../../src/util/chunk.js';
 import { startHttpApp, type TestApp } from '../support/app.js';
@@ -23,7 +22,7 @@ const cells = matrixCells().map((cell) => ({
 }));
 
 const checkInput = (cell: MatrixCell, subject?: string) => ({
-  // matrix.ts keeps permissions as strings; each is one of its type's (schema-names.test.ts).
+  // matrix.ts keeps permissions as strings; the service validates each pair.
   ...anyPair(`${cell.resource.type}:${cell.resource.id}`, cell.permission),
   ...(subject !== undefined ? { subject } : {}),
 });

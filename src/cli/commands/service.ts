@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkPairOf } from '../../authz/check-pair.js';
 import { parseObjectRef } from '../../authz/object-ref.js';
 import {
   isPublicPermission,
@@ -56,12 +57,12 @@ function permissionOf(type: string, permission: string) {
 function checkInput(resource: string, permission: string, subject: string | undefined) {
   const ref = parseObjectRef(resource);
   if ('error' in ref) throw new UsageError(`RESOURCE "${resource}" ${ref.error}`);
-  const known = permissionOf(ref.type, permission);
-  return {
-    resource,
-    permission: known,
-    ...(subject !== undefined ? { subject: subjectOf(subject) } : {}),
-  };
+  permissionOf(ref.type, permission);
+  // permissionOf refused any permission not of the resource's type, so the pair is typed.
+  const pair = checkPairOf(resource, permission);
+  if (pair === undefined)
+    throw new UsageError(`"${permission}" is not a permission of ${ref.type}`);
+  return { ...pair, ...(subject !== undefined ? { subject: subjectOf(subject) } : {}) };
 }
 
 const CONSISTENCY_HELP = `
