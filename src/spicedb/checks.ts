@@ -26,6 +26,25 @@ function itemError(status: { code: number; message: string }): Error {
   });
 }
 
+function itemAttributable(error: unknown): boolean {
+  const status = grpcStatusOf(error);
+  return status !== undefined && ITEM_ATTRIBUTABLE.includes(status.code);
+}
+
+/** One item cannot sit in both halves: a refusal both share word for word is the request's. */
+function sameRefusal(a: unknown, b: unknown): boolean {
+  const [left, right] = [grpcStatusOf(a), grpcStatusOf(b)];
+  return left !== undefined && right?.code === left.code && right.message === left.message;
+}
+
+/**
+ * SpiceDB calls a whole-batch refusal of `n` checks may cost at most, the refused call
+ * included: enough to isolate two bad items by halving (2 calls a level), never 2n-1.
+ */
+export function refusalCallBudget(n: number): number {
+  return 1 + 4 * Math.ceil(Math.log2(Math.max(2, n)));
+}
+
 function checkRequest(item: CheckItem, consistency: ReadConsistency, withTracing = false) {
   return v1.CheckPermissionRequest.create({
     resource: objectReference(item.resource.type, item.resource.id),
@@ -66,8 +85,12 @@ export class PermissionChecks {
   /**
    * One CheckBulkPermissions call; an item's error is its own, never its neighbours'. When
    * SpiceDB refuses the whole call for something one item can cause (an invalid id fails the
-   * request's validation), the batch is halved and each half asked again, so the bad item is
-   * isolated in a few calls and only it fails.
+   * request's validation), the batch is halved and the refused halves asked again, so a bad item
+   * is isolated in about 2·log2(n) calls and only it fails. The number of calls is bounded:
+   * a refusal both halves share word for word is the request's own (a consistency token, say),
+   * not an item's, and ends the search at 3 calls; and no refusal costs more than
+   * `refusalCallBudget(n)` calls, after which the items still unresolved share their group's
+   * refusal (instead of halving on to 2n-1 calls).
    */
   async bulk(
     items: readonly CheckItem[],
@@ -77,22 +100,54 @@ export class PermissionChecks {
     try {
       return await this.bulkOnce(items, consistency);
     } catch (error) {
-      const status = grpcStatusOf(error);
-      if (status === undefined || !ITEM_ATTRIBUTABLE.includes(status.code)) throw error;
+      if (!itemAttributable(error)) throw error;
       // A revision SpiceDB refuses is the request's consistency, never one item's: halving
       // would only repeat the refusal (100 items, about 200 calls).
-      if (INVALID_REVISION.test(status.message)) throw error;
-      if (items.length === 1) return { results: [{ error }], checkedAt: '' };
-      const middle = Math.ceil(items.length / 2);
-      const [head, tail] = await Promise.all([
-        this.bulk(items.slice(0, middle), consistency),
-        this.bulk(items.slice(middle), consistency),
-      ]);
-      return {
-        results: [...head.results, ...tail.results],
-        checkedAt: head.checkedAt || tail.checkedAt,
-      };
+      if (INVALID_REVISION.test(grpcStatusOf(error)?.message ?? '')) throw error;
+      const budget = { calls: refusalCallBudget(items.length) - 1 };
+      return this.isolate(items, consistency, error, budget);
     }
+  }
+
+  /** Answers `items`, refused together with `refusal`, by asking halves within `budget`. */
+  private async isolate(
+    items: readonly CheckItem[],
+    consistency: ReadConsistency,
+    refusal: unknown,
+    budget: { calls: number },
+  ): Promise<{ results: CheckOutcome[]; checkedAt: string }> {
+    if (items.length === 1 || budget.calls < 2) {
+      return { results: items.map(() => ({ error: refusal })), checkedAt: '' };
+    }
+    budget.calls -= 2;
+    const middle = Math.ceil(items.length / 2);
+    const halves = [items.slice(0, middle), items.slice(middle)];
+    const answers = await Promise.all(
+      halves.map((half) =>
+        this.bulkOnce(half, consistency).then(
+          (answer) => ({ answer }),
+          (error: unknown) => {
+            if (!itemAttributable(error)) throw error;
+            return { refusal: error };
+          },
+        ),
+      ),
+    );
+    const [head, tail] = answers as [(typeof answers)[number], (typeof answers)[number]];
+    if ('refusal' in head && 'refusal' in tail && sameRefusal(head.refusal, tail.refusal)) {
+      return { results: items.map(() => ({ error: head.refusal })), checkedAt: '' };
+    }
+    const resolved = await Promise.all(
+      answers.map((outcome, index) =>
+        'answer' in outcome
+          ? outcome.answer
+          : this.isolate(halves[index] ?? [], consistency, outcome.refusal, budget),
+      ),
+    );
+    return {
+      results: resolved.flatMap((r) => r.results),
+      checkedAt: resolved.find((r) => r.checkedAt)?.checkedAt ?? '',
+    };
   }
 
   private async bulkOnce(

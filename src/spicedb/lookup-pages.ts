@@ -13,6 +13,11 @@ export interface LookupPagesOptions {
   parkMs?: number;
   /** Most paused streams kept; the oldest is cancelled to make room. */
   maxParked?: number;
+  /**
+   * The least time a paused stream must have left before its deadline to serve another page;
+   * one with less is cancelled (or never handed out) and the page asked afresh from the cursor.
+   */
+  minRemainingMs?: number;
 }
 
 /** Results queued before the stream is paused (a page is at most 1,000), and resumed below. */
@@ -43,7 +48,11 @@ class PageReader {
   /** Results read by pages so far: the stream failing after some is not a failure of the first. */
   delivered = 0;
 
-  constructor(private readonly stream: ClientReadableStream<v1.LookupResourcesResponse>) {
+  constructor(
+    private readonly stream: ClientReadableStream<v1.LookupResourcesResponse>,
+    /** Epoch ms at which gRPC ends the stream: the deadline of the call that opened it. */
+    readonly deadline: number,
+  ) {
     stream.on('data', (response: v1.LookupResourcesResponse) => {
       this.queue.push(response);
       // Pausing and resuming per message costs more than the messages: let a page's worth
@@ -146,10 +155,14 @@ export class LookupPages {
   streamsOpened = 0;
   private readonly parkMs: number;
   private readonly maxParked: number;
+  private readonly minRemainingMs: number;
+  private readonly now: () => number;
 
-  constructor(options: LookupPagesOptions = {}) {
+  constructor(options: LookupPagesOptions & { now?: () => number } = {}) {
     this.parkMs = options.parkMs ?? 10_000;
     this.maxParked = options.maxParked ?? 64;
+    this.minRemainingMs = options.minRemainingMs ?? 1_000;
+    this.now = options.now ?? Date.now;
   }
 
   get parkedCount(): number {
@@ -158,18 +171,21 @@ export class LookupPages {
 
   /**
    * The next page for `query` (a key of everything the lookup depends on), continuing a paused
-   * stream when one waits at `cursor`, else from `open(cursor)`.
+   * stream when one waits at `cursor` with time left before its deadline, else from
+   * `open(cursor)`, whose stream ends at `deadline` (epoch ms, the opening call's).
    */
   async page(
     query: string,
     cursor: string | undefined,
     limit: number,
     open: (cursor: string | undefined) => ClientReadableStream<v1.LookupResourcesResponse>,
+    deadline = Infinity,
   ): Promise<LookupPage> {
     let reader: PageReader | undefined;
     if (cursor !== undefined) {
       const parked = this.parked.get(`${query}\n${cursor}`);
-      if (parked !== undefined) {
+      if (parked !== undefined && !this.hasTimeLeft(parked.reader)) this.drop(parked);
+      else if (parked !== undefined) {
         this.parked.delete(parked.key);
         clearTimeout(parked.timer);
         reader = parked.reader;
@@ -182,7 +198,7 @@ export class LookupPages {
       }
     }
     this.streamsOpened += 1;
-    reader = new PageReader(open(cursor));
+    reader = new PageReader(open(cursor), deadline);
     return this.park(query, reader, await reader.page(limit));
   }
 
@@ -199,11 +215,19 @@ export class LookupPages {
     const entry: Parked = {
       key,
       reader,
-      timer: setTimeout(() => this.drop(entry), this.parkMs),
+      // Parked no longer than the stream can still serve a page before its deadline.
+      timer: setTimeout(
+        () => this.drop(entry),
+        Math.max(0, Math.min(this.parkMs, reader.deadline - this.minRemainingMs - this.now())),
+      ),
     };
     entry.timer.unref();
     this.parked.set(key, entry);
     return { resourceIds: page.resourceIds, cursor: page.cursor };
+  }
+
+  private hasTimeLeft(reader: PageReader): boolean {
+    return reader.deadline - this.now() >= this.minRemainingMs;
   }
 
   private drop(entry: Parked): void {

@@ -85,19 +85,24 @@ export class RelationshipReads {
       consistencyKey(consistency),
     ]);
     return this.policy.run('LookupResources', 'read', (options) =>
-      this.lookupPages.page(query, args.cursor, args.limit, (cursor) =>
-        this.api.lookupResources(
-          v1.LookupResourcesRequest.create({
-            resourceObjectType: args.resourceType,
-            permission: args.permission,
-            subject: subjectReference(args.subject.type, args.subject.id),
-            consistency: consistencyOf(consistency),
-            // No limit: the page reader stops after `limit` and pauses the stream for the next page.
-            ...(cursor ? { optionalCursor: v1.Cursor.create({ token: cursor }) } : {}),
-          }),
-          new Metadata(),
-          options,
-        ),
+      this.lookupPages.page(
+        query,
+        args.cursor,
+        args.limit,
+        (cursor) =>
+          this.api.lookupResources(
+            v1.LookupResourcesRequest.create({
+              resourceObjectType: args.resourceType,
+              permission: args.permission,
+              subject: subjectReference(args.subject.type, args.subject.id),
+              consistency: consistencyOf(consistency),
+              // No limit: the page reader stops after `limit` and pauses the stream for the next page.
+              ...(cursor ? { optionalCursor: v1.Cursor.create({ token: cursor }) } : {}),
+            }),
+            new Metadata(),
+            options,
+          ),
+        deadlineOf(options.deadline),
       ),
     );
   }
@@ -143,4 +148,10 @@ export class RelationshipReads {
       ),
     );
   }
+}
+
+/** A gRPC call option's deadline as epoch milliseconds (none: Infinity). */
+function deadlineOf(deadline: Date | number | undefined): number {
+  if (deadline instanceof Date) return deadline.getTime();
+  return typeof deadline === 'number' ? deadline : Infinity;
 }
