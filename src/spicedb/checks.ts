@@ -138,7 +138,7 @@ export class PermissionChecks {
       return { results: items.map(() => ({ error: head.refusal })), checkedAt: '' };
     }
     const resolved = await Promise.all(
-      answers.map((outcome, index) =>
+      answers.map(async (outcome, index) =>
         'answer' in outcome
           ? outcome.answer
           : this.isolate(halves[index] ?? [], consistency, outcome.refusal, budget),
