@@ -18,7 +18,8 @@ function fakeApi(mode: 'bad-items' | 'whole-request') {
   const api = {
     checkBulkPermissions: (request: v1.CheckBulkPermissionsRequest) => {
       calls.push(request.items.length);
-      if (mode === 'whole-request') return Promise.reject(refusal('object definition `nowhere` not found'));
+      if (mode === 'whole-request')
+        return Promise.reject(refusal('object definition `nowhere` not found'));
       const bad = request.items.find((i) => i.resource?.objectId.startsWith('bad'));
       if (bad) return Promise.reject(refusal(`invalid object id ${bad.resource?.objectId ?? ''}`));
       return Promise.resolve(
