@@ -34,10 +34,14 @@ async function main(): Promise<void> {
     onBatch: metrics.observeCoalescedBatch,
   });
   if (services.live) metrics.trackLiveAccess(services.live);
-  const schema = await ensureSchema(services.spicedb).catch((error: unknown) => {
-    connection.close();
-    throw spiceDbFailure(error, env);
-  });
+  // The embedded SpiceDB starts with schema.zed loaded (and serves no SchemaService to diff it).
+  const schema =
+    connection.kind === 'embedded'
+      ? 'written'
+      : await ensureSchema(services.spicedb).catch((error: unknown) => {
+          connection.close();
+          throw spiceDbFailure(error, env);
+        });
   if (connection.kind === 'embedded') {
     log.info(
       'SPICEDB_ENDPOINT is not set: running an embedded, in-memory SpiceDB with schema.zed (data is lost on exit)',

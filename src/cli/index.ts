@@ -14,6 +14,7 @@ import { createRunner } from './commands/runner.js';
 import { registerSchemaCommands } from './commands/schema.js';
 import { registerSeedCommand } from './commands/seed.js';
 import { registerServiceCommands } from './commands/service.js';
+import { registerWatchCommand } from './commands/watch.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { CliFailure, colourOf, EXIT, processIo, UsageError, type CliIo } from './io.js';
 
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
     .addHelpText('after', EPILOG);
   registerServiceCommands(program, run);
+  registerWatchCommand(program, run);
   registerSeedCommand(program, run);
   registerContextCommands(program, run);
   registerSchemaCommands(program, run);

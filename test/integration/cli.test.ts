@@ -119,6 +119,27 @@ describe('authz CLI against the service over HTTP', () => {
     expect(body.missing).toContain('project:p1#admin');
   });
 
+  it('watch prints the answer, then the change when access is revoked; --count ends it', async () => {
+    const watching = cli(['watch', 'cluster:c1', 'ssh', '--count', '2', '--json'], env);
+    const alice = await app.as('alice');
+    // The first event is the current answer; revoke only once it has been printed.
+    await expect.poll(() => app.services.live?.openSubscriptions ?? 0).toBe(1);
+    await alice.project.removeCollaborator({ projectId: 'p1', userId: 'bob' });
+    const result = await watching;
+    expect(result.code).toBe(EXIT.ok);
+    const events = result.stdout
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events.map((e) => e.allowed)).toEqual([true, false]);
+    expect(events[1]).toMatchObject({ resource: 'cluster:c1', permission: 'ssh' });
+    expect(typeof events[1]?.id).toBe('string');
+    await alice.project.addCollaborator({ projectId: 'p1', userId: 'bob' });
+
+    const badCount = await cli(['watch', 'cluster:c1', 'ssh', '--count', '0'], env);
+    expect(badCount.code).toBe(EXIT.usage);
+    expect(badCount.stderr).toContain('--count');
+  });
+
   it('the `authz` executable (bin/authz.js) runs the same check', async () => {
     const result = await spawnBin(['check', 'cluster:c1', 'ssh', '--json'], {
       ...process.env,

@@ -56,8 +56,10 @@ const TEMPLATES: Record<string, Record<string, unknown>> = {
   'project.listCollaborators': { projectId: 'fz-p' },
   'cluster.create': { projectId: 'fz-p', clusterId: 'fz-c-new' },
   'cluster.delete': { clusterId: 'fz-c' },
+  'cluster.list': { projectId: 'fz-p' },
   'volume.create': { projectId: 'fz-p', volumeId: 'fz-v-new' },
   'volume.delete': { volumeId: 'fz-v' },
+  'volume.list': { projectId: 'fz-p' },
   'user.deleteAccount': {},
   'authz.check': {
     resource: 'project:fz-p',

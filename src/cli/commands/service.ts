@@ -14,7 +14,7 @@ import { mintDevToken, serviceClient, serviceFailure } from '../service.js';
 import { didYouMean } from '../suggest.js';
 import type { Runner } from './runner.js';
 
-interface ServiceFlags {
+export interface ServiceFlags {
   json?: boolean;
   url?: string;
   token?: string;
@@ -54,7 +54,7 @@ function permissionOf(type: string, permission: string) {
 }
 
 /** RESOURCE PERMISSION [SUBJECT] as the typed client's input; a bad name is a usage error. */
-function checkInput(resource: string, permission: string, subject: string | undefined) {
+export function checkInput(resource: string, permission: string, subject: string | undefined) {
   const ref = parseObjectRef(resource);
   if ('error' in ref) throw new UsageError(`RESOURCE "${resource}" ${ref.error}`);
   permissionOf(ref.type, permission);
@@ -68,7 +68,7 @@ function checkInput(resource: string, permission: string, subject: string | unde
 const CONSISTENCY_HELP = `
 Consistency: without a flag the service reads at least as fresh as its own last write.`;
 
-function addServiceOptions(command: Command, reads = true): Command {
+export function addServiceOptions(command: Command, reads = true): Command {
   command
     .option(
       '--url <url>',
@@ -86,7 +86,7 @@ function addServiceOptions(command: Command, reads = true): Command {
   return command;
 }
 
-async function withService<T>(
+export async function withService<T>(
   flags: ServiceFlags,
   io: CliIo,
   call: (target: ServiceTarget) => Promise<T>,
