@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseSchemaText } from '../../src/authz/explain.js';
 import {
   loadPlaygroundFile,
   parsePlaygroundFile,
   runPlaygroundChecks,
   type ParsedPlaygroundFile,
 } from '../../src/authz/playground.js';
+import { DEFINITIONS } from '../../src/authz/schema.generated.js';
 import type { SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { remove } from '../../src/spicedb/proto.js';
 import { SAMPLE_ORG_FILE } from './generate.js';
@@ -59,7 +59,12 @@ async function validateOn(
 export async function validatePlaygroundText(text: string): Promise<ValidationOutcome> {
   const started = performance.now();
   const file = parsePlaygroundFile(text);
-  const types = [...parseSchemaText(file.schema.value).keys()];
+  const types = [
+    ...new Set([
+      ...file.relationships.map((r) => r.value.resourceType),
+      ...Object.keys(DEFINITIONS),
+    ]),
+  ];
   const configured = configuredSpiceDb();
   let spicedb: ScriptSpiceDb;
   if (configured !== undefined) {
