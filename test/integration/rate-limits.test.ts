@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServices } from '../../src/app.js';
 import { ConfigError, loadEnv } from '../../src/config/env.js';
 import { createHttpServer } from '../../src/server.js';
@@ -30,6 +30,9 @@ describe('rate limits per scope', () => {
   let http: Awaited<ReturnType<typeof listen>>;
 
   beforeAll(async () => {
+    // The buckets refill with performance.now(): frozen, no request regains budget however slowly
+    // the machine answers, so each expected status follows from the counts alone.
+    vi.useFakeTimers({ toFake: ['performance'] });
     connection = await freshSpiceDb();
     const services = createServices(
       testEnv({
@@ -43,6 +46,7 @@ describe('rate limits per scope', () => {
     http = await listen(services);
   });
   afterAll(async () => {
+    vi.useRealTimers();
     await http.close();
     connection.close();
   });

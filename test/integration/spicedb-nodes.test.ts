@@ -18,7 +18,9 @@ import { startSpiceDb, type SpiceDbProcess } from '../../testkit/spicedb-process
  * over both, a killed node and a frozen node are left out (their calls retried on the other),
  * /readyz answers 200 while one node answers, and /metrics counts calls per node.
  */
-const TIMEOUT_MS = 1_000;
+// Generous enough that a healthy node answers within half of it on a loaded 2-core machine (a
+// call that meets a frozen node waits half the deadline there before it goes to the other).
+const TIMEOUT_MS = 2_500;
 const binary = requireSpiceDbBinary();
 if (!postgresAvailable()) throw new Error('this suite needs PostgreSQL (PG_URL or 127.0.0.1:5432)');
 
@@ -106,9 +108,8 @@ describe('the service on two SpiceDB nodes', () => {
   it('a killed node is left out: every call answers through the other, /readyz stays 200', async () => {
     await a.kill();
     expect(await checks(30)).toEqual({ allowed: 30, failed: 0 });
-    // The calls that met the dead node first were retried on the other one.
+    // Whether a call met the dead node before the probe did is a race; either way it is left out.
     expect(calls()[a.endpoint]?.up).toBe(false);
-    expect(calls()[a.endpoint]?.errors).toBeGreaterThan(0);
     expect(await readyz()).toBe(200);
     await a.start();
     await expect.poll(() => calls()[a.endpoint]?.up, { timeout: 10_000 }).toBe(true);
