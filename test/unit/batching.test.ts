@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   CheckCoalescer,
   checkKey,
@@ -45,7 +45,19 @@ function manualSender() {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * setTimeout is faked and its clock never moves unless a test advances it: a batch that
+ * waited for a timer would not be sent by `turn()` (setImmediate stays real), and a window's
+ * length is asserted on the fake clock, not measured on a loaded machine.
+ */
 describe('CheckCoalescer', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('sends checks asked in one turn as one batch and answers each in order', async () => {
     const { sent, send } = manualSender();
     const coalescer = new CheckCoalescer(send);
@@ -63,12 +75,12 @@ describe('CheckCoalescer', () => {
   it('sends a lone check after the current turn without waiting for a timer', async () => {
     const { sent, send } = manualSender();
     const coalescer = new CheckCoalescer(send);
-    const started = performance.now();
     const answer = coalescer.check(item('ay'), minimize);
     expect(sent).toHaveLength(0);
+    // No timer was set, and the fake clock has not moved: the turn alone sent it.
+    expect(vi.getTimerCount()).toBe(0);
     await turn();
     expect(sent).toHaveLength(1);
-    expect(performance.now() - started).toBeLessThan(50);
     sent[0]?.answer();
     await expect(answer).resolves.toEqual({ allowed: true, checkedAt: 'rev' });
   });
@@ -176,7 +188,9 @@ describe('CheckCoalescer', () => {
     const second = coalescer.check(item('by'), minimize);
     await turn();
     expect(sent).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    vi.advanceTimersByTime(14);
+    expect(sent).toHaveLength(0);
+    vi.advanceTimersByTime(1);
     expect(sent).toHaveLength(1);
     expect(sent[0]?.items).toHaveLength(2);
     sent[0]?.answer();
