@@ -1,32 +1,26 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../../src/app.js';
-import {
-  MAX_BATCH_CALLS,
-  MAX_BODY_BYTES,
-  MAX_URL_BYTES,
-  createHttpServer,
-} from '../../src/server.js';
+import { MAX_BATCH_CALLS, MAX_BODY_BYTES, MAX_URL_BYTES } from '../../src/server.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import type { Services } from '../../src/trpc/context.js';
 import { RateLimiter } from '../../src/trpc/rate-limit.js';
 import { MAX_BULK_ITEMS, MAX_LOOKUP_LIMIT } from '../../src/trpc/routers/authz.js';
 import { appRouter } from '../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
-import { testEnv } from '../support/app.js';
+import { listenOn, testEnv, type Listening } from '../support/app.js';
 import { freshSpiceDb } from '../support/spicedb.js';
 import { tokenFor } from '../../testkit/tokens.js';
 
 const createCaller = createCallerFactory(appRouter);
 
-async function listen(services: Services) {
-  const server = createHttpServer(services);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+/**
+ * The service with a per-caller limiter on a clock the test moves by hand: no refill happens
+ * while a slow machine runs the calls, and a second passes only when the test says so.
+ */
+function limitedServices(services: Services, limits: { perSecond: number; burst: number }) {
+  const clock = { ms: 0 };
+  const rateLimiter = new RateLimiter({ ...limits, now: () => clock.ms });
+  return { services: { ...services, rateLimiter, backendRateLimiter: rateLimiter }, clock };
 }
 
 interface TrpcErrorBody {
@@ -36,13 +30,13 @@ interface TrpcErrorBody {
 describe('abuse limits', () => {
   let connection: SpiceDbConnection;
   let services: Services;
-  let http: Awaited<ReturnType<typeof listen>>;
+  let http: Listening;
   let token: string;
 
   beforeAll(async () => {
     connection = await freshSpiceDb();
     services = createServices(testEnv(), connection);
-    http = await listen(services);
+    http = await listenOn(services);
     token = await tokenFor('abuser');
   });
   afterAll(async () => {
@@ -52,10 +46,7 @@ describe('abuse limits', () => {
 
   describe('per-caller rate limiting', () => {
     it('refuses a caller over its budget with TOO_MANY_REQUESTS, and only that caller', async () => {
-      const limited = createServices(
-        testEnv({ RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '5' }),
-        connection,
-      );
+      const { services: limited, clock } = limitedServices(services, { perSecond: 1, burst: 5 });
       const callerFor = async (userId: string) =>
         createCaller({
           ...limited,
@@ -76,18 +67,17 @@ describe('abuse limits', () => {
       await expect(
         patient.authz.check({ resource: 'user:patient', permission: 'view_profile' }),
       ).resolves.toMatchObject({ allowed: true });
-      // The bucket refills at 1 per second.
-      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      // The bucket refills at 1 per second: not before a whole second has passed.
+      clock.ms += 999;
+      await expect(check()).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+      clock.ms += 1;
       await expect(check()).resolves.toMatchObject({ allowed: true });
       await expect(check()).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
     });
 
     it('answers 429 over HTTP, batched calls counted one by one', async () => {
-      const limited = createServices(
-        testEnv({ RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '3' }),
-        connection,
-      );
-      const server = await listen(limited);
+      const { services: limited } = limitedServices(services, { perSecond: 1, burst: 3 });
+      const server = await listenOn(limited);
       try {
         const input = encodeURIComponent(
           JSON.stringify(

@@ -1,24 +1,11 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServices } from '../../src/app.js';
 import { ConfigError, loadEnv } from '../../src/config/env.js';
-import { createHttpServer } from '../../src/server.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
-import type { Services } from '../../src/trpc/context.js';
-import { testEnv } from '../support/app.js';
+import { listenOn, testEnv, type Listening } from '../support/app.js';
 import { freshSpiceDb } from '../support/spicedb.js';
 import { tokenFor } from '../../testkit/tokens.js';
-
-async function listen(services: Services) {
-  const server = createHttpServer(services);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 const checkUrl = (base: string, resource: string, subject?: string) =>
   `${base}/trpc/authz.check?input=${encodeURIComponent(
@@ -27,7 +14,7 @@ const checkUrl = (base: string, resource: string, subject?: string) =>
 
 describe('rate limits per scope', () => {
   let connection: SpiceDbConnection;
-  let http: Awaited<ReturnType<typeof listen>>;
+  let http: Listening;
 
   beforeAll(async () => {
     // The buckets refill with performance.now(): frozen, no request regains budget however slowly
@@ -43,7 +30,7 @@ describe('rate limits per scope', () => {
       }),
       connection,
     );
-    http = await listen(services);
+    http = await listenOn(services);
   });
   afterAll(async () => {
     vi.useRealTimers();

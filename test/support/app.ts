@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServices } from '../../src/app.js';
 import { loadEnv } from '../../src/config/env.js';
-import { createHttpServer } from '../../src/server.js';
+import { createHttpServer, type HttpServerOptions } from '../../src/server.js';
 import type { SpiceDbConnection } from '../../src/spicedb/connection.js';
 import type { Services } from '../../src/trpc/context.js';
 import { createCallerFactory } from '../../src/trpc/trpc.js';
@@ -48,9 +48,17 @@ export async function createTestApp(connection?: SpiceDbConnection): Promise<Tes
   };
 }
 
-/** The same service over real HTTP on a free loopback port. */
-export async function startHttpApp(app: TestApp): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createHttpServer(app.services);
+export interface Listening {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** `services` over real HTTP (the server `npm start` runs) on a free loopback port. */
+export async function listenOn(
+  services: Services,
+  options?: HttpServerOptions,
+): Promise<Listening> {
+  const server = createHttpServer(services, options);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -58,3 +66,6 @@ export async function startHttpApp(app: TestApp): Promise<{ url: string; close()
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/** The same service over real HTTP on a free loopback port. */
+export const startHttpApp = (app: TestApp): Promise<Listening> => listenOn(app.services);
