@@ -1,4 +1,4 @@
-import type { CheckPair } from '../src/authz/check-pair.js';
+import type { CheckPair, ResourceTypePair } from '../src/authz/check-pair.js';
 
 /**
  * A pair as the tests' data hold it (matrix cells, fuzzed or deliberately wrong inputs) where the
@@ -7,4 +7,9 @@ import type { CheckPair } from '../src/authz/check-pair.js';
  */
 export function anyPair(resource: string, permission: string): CheckPair {
   return { resource, permission } as CheckPair;
+}
+
+/** The same for authz.lookupResources' `{ resourceType, permission }`. */
+export function anyTypePair(resourceType: string, permission: string): ResourceTypePair {
+  return { resourceType, permission } as ResourceTypePair;
 }

@@ -5,7 +5,7 @@ import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { chunk } from '../../src/util/chunk.js';
 import type { TestApp } from '../support/app.js';
 import { BACKEND_USER, buildSampleOrg, observeSampleOrg } from '../support/sample-org.js';
-import { anyPair } from '../../testkit/check-pairs.js';
+import { anyPair, anyTypePair } from '../../testkit/check-pairs.js';
 
 type Caller = Awaited<ReturnType<TestApp['as']>>;
 const { orgId, projectId, otherProjectId, clusterId, volumeId } = SAMPLE;
@@ -55,8 +55,7 @@ async function lookupsOf(userId: string): Promise<string[]> {
   for (const type of RESOURCE_TYPES) {
     for (const permission of PUBLIC_PERMISSIONS[type]) {
       const { resourceIds } = await backend.authz.lookupResources({
-        resourceType: type,
-        permission,
+        ...anyTypePair(type, permission),
         subject: `user:${userId}`,
         consistency: { fullyConsistent: true },
       });

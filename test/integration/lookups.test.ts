@@ -16,7 +16,7 @@ import {
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import type { TestApp } from '../support/app.js';
 import { BACKEND_USER, buildSampleOrg } from '../support/sample-org.js';
-import { anyPair } from '../../testkit/check-pairs.js';
+import { anyPair, anyTypePair } from '../../testkit/check-pairs.js';
 
 type Caller = Awaited<ReturnType<TestApp['as']>>;
 const { orgId, projectId, otherProjectId } = SAMPLE;
@@ -77,6 +77,7 @@ async function lookupAllPages(
   do {
     const page = await caller.authz.lookupResources({
       ...args,
+      ...anyTypePair(args.resourceType, args.permission),
       limit,
       ...(cursor !== undefined ? { cursor } : {}),
     });
@@ -222,10 +223,7 @@ describe('authz.lookupSubjects on the sample objects equals the personas the mat
   }));
 
   it.each(cases)('$type#$permission', async ({ type, id, permission }) => {
-    const { subjectIds } = await backend.authz.lookupSubjects({
-      resource: `${type}:${id}`,
-      permission,
-    });
+    const { subjectIds } = await backend.authz.lookupSubjects(anyPair(`${type}:${id}`, permission));
     expect([...subjectIds].sort()).toEqual(expectedHolders(type, id, permission));
   });
 
@@ -234,8 +232,7 @@ describe('authz.lookupSubjects on the sample objects equals the personas the mat
     for (const { type, permission } of pairs) {
       for (const id of UNIVERSE[type]) {
         const { subjectIds } = await backend.authz.lookupSubjects({
-          resource: `${type}:${id}`,
-          permission,
+          ...anyPair(`${type}:${id}`, permission),
           subjectType: 'user',
         });
         const { results } = await backend.authz.checkBulk({
@@ -277,10 +274,9 @@ describe('authz.lookupSubjects is only for those who may read the list', () => {
     async ({ persona, type, allowed }) => {
       const caller = await app.as(userOf(persona));
       const permission = PUBLIC_PERMISSIONS[type][0] as PublicPermission;
-      const attempt = caller.authz.lookupSubjects({
-        resource: `${type}:${SAMPLE_RESOURCE_ID[type]}`,
-        permission,
-      });
+      const attempt = caller.authz.lookupSubjects(
+        anyPair(`${type}:${SAMPLE_RESOURCE_ID[type]}`, permission),
+      );
       if (allowed) {
         const { subjectIds } = await attempt;
         expect([...subjectIds].sort()).toEqual(
@@ -317,7 +313,9 @@ describe('authz.lookupSubjects is only for those who may read the list', () => {
       { resource: 'volume:nope', permission: 'view' },
     ];
     for (const args of unknown) {
-      await expect(stranger.authz.lookupSubjects(args)).rejects.toMatchObject({
+      await expect(
+        stranger.authz.lookupSubjects(anyPair(args.resource, args.permission)),
+      ).rejects.toMatchObject({
         code: 'FORBIDDEN',
       });
     }

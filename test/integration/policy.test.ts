@@ -10,7 +10,7 @@ import {
   httpTrpc,
   observeSampleOrg,
 } from '../support/sample-org.js';
-import { anyPair } from '../../testkit/check-pairs.js';
+import { anyPair, anyTypePair } from '../../testkit/check-pairs.js';
 import { TEST_JWT_SECRET, tokenFor } from '../../testkit/tokens.js';
 
 type Caller = Awaited<ReturnType<TestApp['as']>>;
@@ -642,8 +642,7 @@ describe('bad input is BAD_REQUEST with a message naming the field', () => {
 
     const badType = await refusal(
       backend.authz.lookupResources({
-        resourceType: 'team',
-        permission: 'view',
+        ...anyTypePair('team', 'view'),
         subject: 'user:owner',
       }),
     );
@@ -652,8 +651,7 @@ describe('bad input is BAD_REQUEST with a message naming the field', () => {
 
     const badPermission = await refusal(
       backend.authz.lookupResources({
-        resourceType: 'cluster',
-        permission: untyped('fly'),
+        ...anyTypePair('cluster', 'fly'),
         subject: 'user:owner',
       }),
     );
@@ -661,7 +659,7 @@ describe('bad input is BAD_REQUEST with a message naming the field', () => {
     expect(badPermission?.message).toContain('permission');
 
     const badSubjects = await refusal(
-      backend.authz.lookupSubjects({ resource: 'volume:acme_vol1', permission: untyped('ssh') }),
+      backend.authz.lookupSubjects(anyPair('volume:acme_vol1', 'ssh')),
     );
     expect(badSubjects).toMatchObject({ code: 'BAD_REQUEST' });
     expect(badSubjects?.message).toContain('permission');

@@ -6,6 +6,7 @@ import { ServiceMetrics } from '../../src/observability/metrics.js';
 import { createHttpServer, shutdownGracefully } from '../../src/server.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { anyPair } from '../../testkit/check-pairs.js';
 import { tokenFor } from '../../testkit/tokens.js';
 import { answer, recordWatch, type WatchRecorder } from '../support/watch.js';
 
@@ -196,7 +197,7 @@ describe('authz.watch over SSE against a real SpiceDB', () => {
 
   it('refuses oversized subscriptions and too many of them, with clear codes', async () => {
     const checks = Array.from({ length: 101 }, (_, i) => ({
-      resource: `project:x${i}`,
+      resource: `project:x${i}` as const,
       permission: 'view_name' as const,
     }));
     const oversized = watch(as('grace'), { checks });
@@ -219,7 +220,7 @@ describe('authz.watch over SSE against a real SpiceDB', () => {
   });
 
   it('refuses a permission of another type and an unauthenticated caller', async () => {
-    const wrong = watch(as('ivan'), { checks: [{ resource: 'project:p1', permission: 'ssh' }] });
+    const wrong = watch(as('ivan'), { checks: [anyPair('project:p1', 'ssh')] });
     expect(errorCodeOf(await wrong.failure())).toBe('BAD_REQUEST');
     const anonymous = createAuthzClient({ url, getToken: () => undefined });
     const refused = watch(anonymous, {

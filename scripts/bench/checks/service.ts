@@ -11,6 +11,7 @@ import { createHttpServer } from '../../../src/server.js';
 import { connectRemote } from '../../../src/spicedb/connection.js';
 import { appRouter } from '../../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../../src/trpc/trpc.js';
+import type { ResourceTypePair } from '../../../src/authz/check-pair.js';
 import type { BenchCheck } from '../platform.js';
 import { asCheckInput, closedLoop, cpuMsNow, pageThrough } from './closed-loop.js';
 import { serveRequests } from './ipc.js';
@@ -58,8 +59,10 @@ serveRequests(
         };
       case 'lookup': {
         const input = {
-          resourceType: message.resourceType as string,
-          permission: message.permission as 'view_name',
+          ...({
+            resourceType: message.resourceType as string,
+            permission: message.permission as string,
+          } as ResourceTypePair),
           subject: `user:${message.subject as string}`,
           limit: message.limit as number,
         };

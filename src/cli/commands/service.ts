@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkPairOf } from '../../authz/check-pair.js';
+import { checkPairOf, typePairOf } from '../../authz/check-pair.js';
 import { parseObjectRef } from '../../authz/object-ref.js';
 import {
   isPublicPermission,
@@ -227,16 +227,17 @@ Examples:
           subject: string | undefined,
           flags: ServiceFlags,
         ) => {
-          const resourceType = resourceTypeOf(type);
-          permissionOf(resourceType, permission);
+          // permissionOf refused any permission not of the type, so the pair is typed.
+          const pair = typePairOf(resourceTypeOf(type), permissionOf(type, permission));
+          if (pair === undefined)
+            throw new UsageError(`"${permission}" is not a permission of ${type}`);
           const ids = await withService(flags, io, async (target) => {
             const client = await serviceClient(target);
             const found: string[] = [];
             let cursor: string | undefined;
             do {
               const page = await client.authz.lookupResources.query({
-                resourceType,
-                permission: permission as PublicPermission,
+                ...pair,
                 ...(subject !== undefined ? { subject: subjectOf(subject) } : {}),
                 ...(cursor !== undefined ? { cursor } : {}),
                 ...consistencyOf(flags),
@@ -249,7 +250,7 @@ Examples:
           io.stdout(
             flags.json
               ? JSON.stringify({ resourceIds: ids })
-              : ids.map((id) => `${resourceType}:${id}`).join('\n'),
+              : ids.map((id) => `${pair.resourceType}:${id}`).join('\n'),
           );
           return EXIT.ok;
         },

@@ -13,6 +13,8 @@ import {
   subjectFor,
   subjectSchema,
   typedPair,
+  typedTypePair,
+  type ConsistencyInput,
 } from '../check-input.js';
 import { consistencyRefusal, toTRPCError } from '../spicedb-errors.js';
 import { authedProcedure, consistencySchema, disclosureFor, router } from '../trpc.js';
@@ -21,10 +23,14 @@ import { watchProcedure } from './watch.js';
 export const MAX_BULK_ITEMS = 100;
 
 const checkItemInput = typedPair<{ subject?: string }>();
-const checkPairInput = typedPair<{
+const checkPairInput = typedPair<{ subject?: string; consistency?: ConsistencyInput }>();
+const lookupResourcesInput = typedTypePair<{
   subject?: string;
-  consistency?: z.input<typeof consistencySchema>;
+  limit?: number;
+  cursor?: string;
+  consistency?: ConsistencyInput;
 }>();
+const lookupSubjectsInput = typedPair<{ subjectType?: 'user'; consistency?: ConsistencyInput }>();
 export const MAX_LOOKUP_LIMIT = 1_000;
 
 /** An item's own answer, or its own error code: one failed item is not a "no". */
@@ -80,16 +86,18 @@ export const authzRouter = router({
 
   lookupResources: authedProcedure
     .input(
-      z.object({
-        resourceType: z.string().refine(isResourceType, {
-          message: `resourceType must be one of ${RESOURCE_TYPES.join(', ')}`,
+      lookupResourcesInput(
+        z.object({
+          resourceType: z.string().refine(isResourceType, {
+            message: `resourceType must be one of ${RESOURCE_TYPES.join(', ')}`,
+          }),
+          permission: permissionField,
+          subject: subjectSchema.optional(),
+          limit: z.number().int().min(1).max(MAX_LOOKUP_LIMIT).optional(),
+          cursor: z.string().min(1).max(8192).optional(),
+          consistency: consistencySchema,
         }),
-        permission: permissionField,
-        subject: subjectSchema.optional(),
-        limit: z.number().int().min(1).max(MAX_LOOKUP_LIMIT).optional(),
-        cursor: z.string().min(1).max(8192).optional(),
-        consistency: consistencySchema,
-      }),
+      ),
     )
     .query(async ({ ctx, input }) => {
       const type = input.resourceType;
@@ -121,12 +129,14 @@ export const authzRouter = router({
 
   lookupSubjects: authedProcedure
     .input(
-      z.object({
-        resource: objectRefSchema('resource'),
-        permission: permissionField,
-        subjectType: z.literal('user', { error: 'subjectType must be "user"' }).optional(),
-        consistency: consistencySchema,
-      }),
+      lookupSubjectsInput(
+        z.object({
+          resource: objectRefSchema('resource'),
+          permission: permissionField,
+          subjectType: z.literal('user', { error: 'subjectType must be "user"' }).optional(),
+          consistency: consistencySchema,
+        }),
+      ),
     )
     .query(async ({ ctx, input }) => {
       assertPermission(input.resource, input.permission);
@@ -150,7 +160,7 @@ export const authzRouter = router({
 
   /** Why `check` answers as it does: the path of relations that grants, or what would. */
   explain: authedProcedure
-    .input(z.object({ ...checkShape, consistency: consistencySchema }))
+    .input(checkPairInput(z.object({ ...checkShape, consistency: consistencySchema })))
     .query(async ({ ctx, input }) => {
       assertPermission(input.resource, input.permission);
       const subject = subjectFor(ctx.caller, input.subject);

@@ -6,7 +6,7 @@ import {
   LiveAccessLimitError,
 } from '../../authz/live-access.js';
 import { toTRPCError } from '../spicedb-errors.js';
-import { assertPermission, checkShape, subjectFor } from '../check-input.js';
+import { assertPermission, checkShape, subjectFor, typedPair } from '../check-input.js';
 import { authedProcedure } from '../trpc.js';
 
 /** A ZedToken as a resume point: opaque, so only its size and alphabet are checked here. */
@@ -17,9 +17,12 @@ const resumeToken = (field: string) =>
     .max(4096, `${field} is longer than a ZedToken`)
     .regex(/^[A-Za-z0-9+/=_-]+$/, `${field} is not a ZedToken`);
 
+/** Every watched check is a typed pair, like authz.check's. */
+const watchedCheck = typedPair<{ subject?: string }>();
+
 export const watchInput = z.object({
   checks: z
-    .array(z.object(checkShape))
+    .array(watchedCheck(z.object(checkShape)))
     .min(1, 'checks must hold at least one check')
     .max(
       DEFAULT_LIVE_LIMITS.maxChecksPerSubscription,
