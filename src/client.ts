@@ -30,6 +30,10 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from './trpc/routers/_app.js';
 
 export type { AppRouter };
+/** The typed pairs the inputs are made of, for callers building inputs of their own. */
+export type { CheckPair, ResourceTypePair } from './authz/check-pair.js';
+export type { PublicPermission, ResourceType } from './authz/schema.js';
+export type { ConsistencyInput } from './trpc/check-input.js';
 export type AuthzInputs = inferRouterInputs<AppRouter>;
 export type AuthzOutputs = inferRouterOutputs<AppRouter>;
 export type AuthzClient = ReturnType<typeof createTRPCClient<AppRouter>>;
