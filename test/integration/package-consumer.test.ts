@@ -42,6 +42,7 @@ function run(command: string, args: string[], cwd: string): string {
     const failed = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(
       `${command} ${args.join(' ')} failed in ${cwd}:\n${failed.stdout ?? ''}\n${failed.stderr ?? failed.message}`,
+      { cause: error },
     );
   }
 }

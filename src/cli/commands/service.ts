@@ -6,7 +6,6 @@ import {
   isResourceType,
   PUBLIC_PERMISSIONS,
   RESOURCE_TYPES,
-  type PublicPermission,
 } from '../../authz/schema.js';
 import { resolveTarget, type ServiceTarget } from '../contexts.js';
 import { colourOf, EXIT, UsageError, type CliIo } from '../io.js';

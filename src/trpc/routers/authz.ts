@@ -22,15 +22,21 @@ import { watchProcedure } from './watch.js';
 
 export const MAX_BULK_ITEMS = 100;
 
-const checkItemInput = typedPair<{ subject?: string }>();
-const checkPairInput = typedPair<{ subject?: string; consistency?: ConsistencyInput }>();
-const lookupResourcesInput = typedTypePair<{
-  subject?: string;
-  limit?: number;
-  cursor?: string;
-  consistency?: ConsistencyInput;
+const checkItemInput = typedPair<{ subject?: string | undefined }>();
+const checkPairInput = typedPair<{
+  subject?: string | undefined;
+  consistency?: ConsistencyInput | undefined;
 }>();
-const lookupSubjectsInput = typedPair<{ subjectType?: 'user'; consistency?: ConsistencyInput }>();
+const lookupResourcesInput = typedTypePair<{
+  subject?: string | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+  consistency?: ConsistencyInput | undefined;
+}>();
+const lookupSubjectsInput = typedPair<{
+  subjectType?: 'user' | undefined;
+  consistency?: ConsistencyInput | undefined;
+}>();
 export const MAX_LOOKUP_LIMIT = 1_000;
 
 /** An item's own answer, or its own error code: one failed item is not a "no". */

@@ -18,7 +18,7 @@ const resumeToken = (field: string) =>
     .regex(/^[A-Za-z0-9+/=_-]+$/, `${field} is not a ZedToken`);
 
 /** Every watched check is a typed pair, like authz.check's. */
-const watchedCheck = typedPair<{ subject?: string }>();
+const watchedCheck = typedPair<{ subject?: string | undefined }>();
 
 export const watchInput = z.object({
   checks: z
