@@ -9,17 +9,12 @@ import {
   userOf,
   type Persona,
 } from '../../testkit/matrix.js';
-import {
-  computeExpectedRelations,
-  expectedSubjectString,
-  renderPlaygroundFile,
-  type PlaygroundFile,
-} from '../../src/authz/playground.js';
 import { RESOURCE_TYPES } from '../../src/authz/schema.js';
 import { readSchemaFile, type SpiceDbConnection } from '../../src/spicedb/connection.js';
 import { SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { formatTuple, type RelationshipTuple } from '../../src/spicedb/proto.js';
 import { buildSampleOrganization } from '../../testkit/sample-org.js';
+import { computeExpectedRelations, renderPlaygroundFile } from './render.js';
 import { privateSpiceDb } from './spicedb.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -59,45 +54,41 @@ export async function generateSampleOrgFile(connection: SpiceDbConnection): Prom
     (cell.expected ? assertTrue : assertFalse).push(text);
   }
 
-  // Who holds what comes from the matrix; SpiceDB's expansion adds the relations each holder
-  // is found in, and must find exactly the matrix's holders.
-  const validation: PlaygroundFile['validation'] = [];
-  const expected: Array<{ type: string; id: string; permission: string; holders: string[] }> = [];
+  // Who holds what comes from the matrix; SpiceDB's development package computes each entry
+  // (the relations each holder is found in), and must find exactly the matrix's holders.
+  const expected: Array<{ resource: string; holders: string[] }> = [];
   for (const [type, permissions] of Object.entries(EXPECTED) as Array<
     [keyof typeof EXPECTED, Record<string, Persona[]>]
   >) {
     for (const [permission, holders] of Object.entries(permissions)) {
       expected.push({
-        type,
-        id: SAMPLE_RESOURCE_ID[type],
-        permission,
+        resource: `${type}:${SAMPLE_RESOURCE_ID[type]}#${permission}`,
         holders: holders.map(userOf),
       });
     }
   }
   for (const persona of PERSONAS) {
     expected.push({
-      type: 'user',
-      id: userOf(persona),
-      permission: 'view_profile',
+      resource: `user:${userOf(persona)}#view_profile`,
       holders: [userOf(persona)],
     });
   }
+  const computed = computeExpectedRelations(
+    { schema, relationships },
+    expected.map((e) => e.resource),
+  );
   for (const entry of expected) {
-    const found = await computeExpectedRelations(gateway, entry, entry.permission, strong);
     const wanted = entry.holders.map((u) => `user:${u}`).sort(byText);
-    const computed = [...found.keys()].sort(byText);
-    if (wanted.join() !== computed.join()) {
+    const found = computed.subjects[entry.resource] ?? [];
+    if (wanted.join() !== found.join()) {
       throw new Error(
-        `${entry.type}:${entry.id}#${entry.permission}: the matrix expects ${wanted.join(', ')} but SpiceDB finds ${computed.join(', ')}`,
+        `${entry.resource}: the matrix expects ${wanted.join(', ')} but SpiceDB finds ${found.join(', ')}`,
       );
     }
-    validation.push({
-      resource: `${entry.type}:${entry.id}#${entry.permission}`,
-      subjects: wanted.map((s) => expectedSubjectString(s, found.get(s) ?? [])),
-    });
   }
-  validation.sort((a, b) => byText(a.resource, b.resource));
+  const validation = expected
+    .map((e) => ({ resource: e.resource, subjects: computed.validation[e.resource] ?? [] }))
+    .sort((a, b) => byText(a.resource, b.resource));
 
   return renderPlaygroundFile(
     { schema, relationships, assertions: { assertTrue, assertFalse }, validation },

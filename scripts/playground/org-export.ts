@@ -1,14 +1,9 @@
 import { createHmac } from 'node:crypto';
-import {
-  computeExpectedRelations,
-  expectedSubjectString,
-  renderPlaygroundFile,
-  type PlaygroundFile,
-} from '../../src/authz/playground.js';
 import { PUBLIC_PERMISSIONS, type ResourceType } from '../../src/authz/schema.js';
 import type { ReadConsistency } from '../../src/spicedb/consistency.js';
 import type { CheckItem, SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { formatTuple, type RelationshipTuple } from '../../src/spicedb/proto.js';
+import { computeExpectedRelations, renderPlaygroundFile, type PlaygroundFile } from './render.js';
 
 export interface ExportOptions {
   /** Replace every id by a stable pseudonym derived from it (HMAC-SHA256 with `salt`). */
@@ -177,32 +172,6 @@ export async function exportOrganization(
     (answers[index] ? assertTrue : assertFalse).push(text);
   });
 
-  const validation: PlaygroundFile['validation'] = [];
-  if (options.validation !== false) {
-    const renameOnr = (onr: string) => {
-      const [obj = '', relation = ''] = onr.split('#');
-      const [type = '', id = ''] = obj.split(':');
-      return `${object(type, id)}#${relation}`;
-    };
-    const seen = new Set<string>();
-    for (const c of checks) {
-      const resourceKey = `${c.resource.type}:${c.resource.id}#${c.permission}`;
-      if (seen.has(resourceKey)) continue;
-      seen.add(resourceKey);
-      const found = await computeExpectedRelations(gateway, c.resource, c.permission, consistency);
-      validation.push({
-        resource: `${object(c.resource.type, c.resource.id)}#${c.permission}`,
-        subjects: [...found]
-          .map(([subject, relations]) => {
-            const [type = '', id = ''] = subject.split(':');
-            return expectedSubjectString(object(type, id), [...relations].map(renameOnr));
-          })
-          .sort(byText),
-      });
-    }
-    validation.sort((a, b) => byText(a.resource, b.resource));
-  }
-
   const renamed = relationships
     .map((t) => ({
       ...t,
@@ -210,6 +179,20 @@ export async function exportOrganization(
       subjectId: rename(t.subjectType, t.subjectId),
     }))
     .sort((a, b) => byText(keyOf(a), keyOf(b)));
+
+  // The subjects of every permission checked, computed by SpiceDB's development package over
+  // the exported (renamed) schema and relationships.
+  const validation: PlaygroundFile['validation'] = [];
+  if (options.validation !== false) {
+    const resources = [
+      ...new Set(checks.map((c) => `${object(c.resource.type, c.resource.id)}#${c.permission}`)),
+    ].sort(byText);
+    const computed = computeExpectedRelations({ schema, relationships: renamed }, resources);
+    for (const resource of resources) {
+      validation.push({ resource, subjects: computed.validation[resource] ?? [] });
+    }
+  }
+
   const header = [
     `Organization ${options.anonymize ? object('organization', orgId) : `organization:${orgId}`} as SpiceDB held it at ${new Date().toISOString()}`,
     'written by `npm run playground:export`. Assertions are the answers of real checks at that',

@@ -3,6 +3,9 @@
 //
 //	devvalidate FILE...              validate playground/validation files; FILE:LINE:COL: message
 //	devvalidate --json FILE          the same for one file, as one JSON object
+//	devvalidate expected FILE        the expected relations SpiceDB computes for each key of FILE's
+//	                                 `validation` block, as the playground's "regenerate" (and
+//	                                 `zed validate --update`) writes them, as JSON
 //	devvalidate schema SCHEMA.zed    the compiled schema as JSON (definitions, relations with their
 //	                                 allowed subject types, permissions with their expression and
 //	                                 doc comment, caveats): the input of `npm run schema:gen`
@@ -18,11 +21,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/authzed/spicedb/pkg/development"
 	devinterface "github.com/authzed/spicedb/pkg/proto/developer/v1"
 	"github.com/authzed/spicedb/pkg/spiceerrors"
 	"github.com/authzed/spicedb/pkg/validationfile"
+	"go.yaml.in/yaml/v3"
 )
 
 func main() {
@@ -32,10 +37,12 @@ func main() {
 		os.Exit(printSchema(args[1]))
 	case len(args) == 2 && args[0] == "--json":
 		os.Exit(printJSON(args[1]))
-	case len(args) >= 1 && args[0] != "schema" && args[0] != "--json":
+	case len(args) == 2 && args[0] == "expected":
+		os.Exit(printExpected(args[1]))
+	case len(args) >= 1 && args[0] != "schema" && args[0] != "--json" && args[0] != "expected":
 		os.Exit(printText(args))
 	default:
-		fmt.Fprintln(os.Stderr, "usage: devvalidate FILE... | devvalidate --json FILE | devvalidate schema SCHEMA.zed")
+		fmt.Fprintln(os.Stderr, "usage: devvalidate FILE... | devvalidate --json FILE | devvalidate expected FILE | devvalidate schema SCHEMA.zed")
 		os.Exit(2)
 	}
 }
@@ -121,6 +128,8 @@ func validateFile(path string) (*Report, error) {
 	for _, e := range append(assertionErrs, validationErrs...) {
 		report.Errors = append(report.Errors, problemOf(e))
 	}
+	// The expected relations are a map SpiceDB ranges over: in the file's order, for a stable report.
+	sort.SliceStable(report.Errors, func(i, j int) bool { return report.Errors[i].Line < report.Errors[j].Line })
 	warnings, err := development.GetWarnings(ctx, dev.DevContext)
 	if err != nil {
 		return nil, err
@@ -187,4 +196,82 @@ func printText(paths []string) int {
 		}
 	}
 	return status
+}
+
+// Expected is what `devvalidate expected` prints: per key of the validation block, the expected
+// subjects as SpiceDB's GenerateValidation writes them (`[user:a] is <doc:1#viewer>`), and the
+// subjects alone (`user:a`, `team:t#member`, `user:b[...]` when caveated).
+type Expected struct {
+	File       string              `json:"file"`
+	Errors     []Problem           `json:"errors"`
+	Validation map[string][]string `json:"validation"`
+	Subjects   map[string][]string `json:"subjects"`
+}
+
+// expectedOf loads FILE as validateFile does and expands every key of its validation block
+// (their listed subjects do not matter). Errors are those that stop the file from loading.
+func expectedOf(path string) (*Expected, error) {
+	contents, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := &Expected{File: path, Errors: []Problem{}, Validation: map[string][]string{}, Subjects: map[string][]string{}}
+	file, err := validationfile.DecodeValidationFile(contents)
+	if err != nil {
+		report, _ := withDecodeError(&Report{}, err)
+		out.Errors = report.Errors
+		return out, nil
+	}
+	dev, devErrs, err := development.NewDevContextForValidationFile(context.Background(), file,
+		development.WithSourceFS(os.DirFS(filepath.Dir(path))))
+	if err != nil {
+		return nil, err
+	}
+	if devErrs != nil {
+		for _, e := range devErrs.InputErrors {
+			out.Errors = append(out.Errors, problemOf(e))
+		}
+		return out, nil
+	}
+	defer dev.DevContext.Dispose()
+	membership, _, err := development.RunValidation(dev.DevContext, &dev.ExpectedRelations)
+	if err != nil {
+		return nil, err
+	}
+	generated, err := development.GenerateValidation(membership)
+	if err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal([]byte(generated), &out.Validation); err != nil {
+		return nil, err
+	}
+	for onr, found := range membership.SubjectsByONR() {
+		subjects := []string{}
+		for _, subject := range found.ListFound() {
+			subjects = append(subjects, subject.ToValidationString())
+		}
+		sort.Strings(subjects)
+		out.Subjects[onr] = subjects
+	}
+	for onr := range out.Subjects {
+		if out.Validation[onr] == nil {
+			out.Validation[onr] = []string{}
+		}
+	}
+	return out, nil
+}
+
+func printExpected(path string) int {
+	expected, err := expectedOf(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
+		return 2
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(expected); err != nil {
+		return 2
+	}
+	if len(expected.Errors) > 0 {
+		return 1
+	}
+	return 0
 }
