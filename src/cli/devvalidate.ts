@@ -84,8 +84,7 @@ export function problemLines(shown: string, report: DevReport): string[] {
 /** The one-line summary after the problems. */
 export function summaryLine(shown: string, report: DevReport, milliseconds: number): string {
   const failures = report.errors.length;
-  const verdict =
-    failures === 0 ? 'all passed' : `${failures} failure${failures === 1 ? '' : 's'}`;
+  const verdict = failures === 0 ? 'all passed' : `${failures} failure${failures === 1 ? '' : 's'}`;
   const warnings =
     report.warnings.length === 0
       ? ''

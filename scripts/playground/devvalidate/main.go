@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -106,7 +107,7 @@ func validateFile(path string) (*Report, error) {
 	}
 	ctx := context.Background()
 	dev, devErrs, err := development.NewDevContextForValidationFile(ctx, file,
-		development.WithSourceFS(os.DirFS(filepath.Dir(path))))
+		development.WithSourceFS(besideFile(path)))
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +224,7 @@ func expectedOf(path string) (*Expected, error) {
 		return out, nil
 	}
 	dev, devErrs, err := development.NewDevContextForValidationFile(context.Background(), file,
-		development.WithSourceFS(os.DirFS(filepath.Dir(path))))
+		development.WithSourceFS(besideFile(path)))
 	if err != nil {
 		return nil, err
 	}
@@ -274,4 +275,13 @@ func printExpected(path string) int {
 		return 1
 	}
 	return 0
+}
+
+// besideFile resolves a schemaFile (and the schema's imports) relative to the validation
+// file's directory, as `zed validate` does: `./schema.zed` and `../schema.zed` included, which
+// os.DirFS refuses.
+type besideFile string
+
+func (b besideFile) Open(name string) (fs.File, error) {
+	return os.Open(filepath.Join(filepath.Dir(string(b)), filepath.FromSlash(name)))
 }

@@ -1,7 +1,12 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { problemLines, summaryLine, validatePlaygroundFile, type DevReport } from '../devvalidate.js';
+import {
+  problemLines,
+  summaryLine,
+  validatePlaygroundFile,
+  type DevReport,
+} from '../devvalidate.js';
 import { EXIT, UsageError } from '../io.js';
 import type { Runner } from './runner.js';
 
