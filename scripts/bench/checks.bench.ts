@@ -17,10 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { v1 } from '@authzed/authzed-node';
-import { SignJWT } from 'jose';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { startSpiceDb, type SpiceDbDatastore } from '../../testkit/spicedb-process.js';
+import { tokenFor } from '../../testkit/tokens.js';
 import type { BlockResult } from './checks/closed-loop.js';
 import { startWorker, type Worker } from './checks/ipc.js';
 import { formatRow, HEADER, rowOf, type Measured, type Row } from './checks/report.js';
@@ -76,11 +76,11 @@ async function main() {
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     console.log(`loaded ${loaded} relationships into ${DATASTORE} in ${loadSeconds.toFixed(1)} s`);
 
-    const callerToken = await new SignJWT({ scope: BACKEND_SCOPE })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('bench_backend')
-      .setExpirationTime('4h')
-      .sign(new TextEncoder().encode(JWT_SECRET));
+    const callerToken = await tokenFor('bench_backend', {
+      secret: JWT_SECRET,
+      scope: BACKEND_SCOPE,
+      expiresIn: '4h',
+    });
     const childEnv = {
       BENCH_SPICEDB_ENDPOINT: spicedb.endpoint,
       BENCH_SPICEDB_TOKEN: spicedb.token,
@@ -130,10 +130,16 @@ async function main() {
       };
       return measured;
     };
+    /** Every process's warm-up: a third at c=1 (the unbatched path), the rest at c=16. */
     const warm = async (scenario: Scenario) => {
-      const result = await runBlock(scenario, 16, workload.distinct(WARMUP));
-      if (result.block.errors > 0) {
-        throw new Error(`${scenario.name} warm-up failed: ${result.block.firstError ?? ''}`);
+      for (const [c, count] of [
+        [1, Math.round(WARMUP / 3)],
+        [16, WARMUP - Math.round(WARMUP / 3)],
+      ] as const) {
+        const result = await runBlock(scenario, c, workload.distinct(count));
+        if (result.block.errors > 0) {
+          throw new Error(`${scenario.name} warm-up failed: ${result.block.firstError ?? ''}`);
+        }
       }
     };
 
@@ -337,7 +343,7 @@ async function main() {
           loadAverage: { atStart: loadAtStart, atEnd: loadAtEnd },
           method: {
             order: 'A B ... B A within every cell; results are the sum of both blocks',
-            warmup: `${WARMUP} requests at c=16 per service process and per transport before any measurement`,
+            warmup: `${WARMUP} requests (a third at c=1, the rest at c=16) per service process and per transport before any measurement`,
             workload:
               'every block and warm-up asks checks of users no other block asked about (disjoint subjects)',
             blocks: BLOCK,

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
  */
 const BENCHMARKS: Record<string, string> = {
   checks: 'checks.bench.ts',
+  cpu: 'cpu.bench.ts',
   import: 'import.bench.ts',
   watch: 'watch.bench.ts',
 };

@@ -1,9 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { createServices } from '../../src/app.js';
 import { discardSink } from '../../src/audit/audit-trail.js';
-import { loadEnv } from '../../src/config/env.js';
 import { createHttpServer } from '../../src/server.js';
-import { connectRemote } from '../../src/spicedb/connection.js';
+import { benchServiceSetup } from './service-env.js';
 
 /**
  * The service as its own process for the watch benchmark (run with --expose-gc), so its memory
@@ -11,21 +10,9 @@ import { connectRemote } from '../../src/spicedb/connection.js';
  * RSS after a full GC and the live-access counters; `interrupt` drops the SpiceDB Watch stream
  * as a network failure would; `close`.
  */
-const env = loadEnv({
-  NODE_ENV: 'production',
-  METRICS_TOKEN: 'bench-metrics-token-not-a-secret',
-  SPICEDB_ENDPOINT: process.env.BENCH_SPICEDB_ENDPOINT,
-  SPICEDB_TOKEN: process.env.BENCH_SPICEDB_TOKEN,
-  SPICEDB_INSECURE: 'true',
-  SPICEDB_TIMEOUT_MS: '10000',
-  AUTH_JWT_SECRET: process.env.BENCH_JWT_SECRET,
+const { env, connection } = benchServiceSetup({
   RATE_LIMIT_PER_SECOND: '100000',
   RATE_LIMIT_BURST: '100000',
-});
-const connection = connectRemote({
-  endpoint: env.SPICEDB_ENDPOINT ?? '',
-  token: env.SPICEDB_TOKEN ?? '',
-  insecure: true,
 });
 const services = createServices(env, connection, {}, discardSink);
 const live = services.live;

@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 
 /**
  * Request/answer over a child's IPC channel: every request carries an id, the child answers
@@ -12,13 +13,25 @@ export interface Worker {
 
 let nextId = 1;
 
+/**
+ * BENCH_CPU_PROF=1 writes a --cpu-prof profile of every child into the cwd; any other value is
+ * a directory: each child writes into a directory of its own there, named after its script
+ * and start order (service-3/), one profile per thread (the main one is the largest).
+ */
+function cpuProfArgs(script: string): string[] {
+  const setting = process.env.BENCH_CPU_PROF;
+  if (!setting) return [];
+  const name = `${path.basename(script, path.extname(script))}-${String(nextId++)}`;
+  return ['--cpu-prof', ...(setting === '1' ? [] : [`--cpu-prof-dir=${path.join(setting, name)}`])];
+}
+
 export async function startWorker(
   script: string,
   env: Record<string, string>,
   ready = 'ready',
 ): Promise<Worker & { hello: Record<string, unknown> }> {
   const child: ChildProcess = fork(script, [], {
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof'] : [])],
+    execArgv: ['--import', 'tsx', ...cpuProfArgs(script)],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -6,31 +6,17 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServices } from '../../../src/app.js';
-import { loadEnv } from '../../../src/config/env.js';
 import { createHttpServer } from '../../../src/server.js';
-import { connectRemote } from '../../../src/spicedb/connection.js';
 import { appRouter } from '../../../src/trpc/routers/_app.js';
 import { createCallerFactory } from '../../../src/trpc/trpc.js';
 import type { ResourceTypePair } from '../../../src/authz/check-pair.js';
 import type { BenchCheck } from '../platform.js';
+import { benchServiceSetup } from '../service-env.js';
 import { asCheckInput, closedLoop, cpuMsNow, pageThrough } from './closed-loop.js';
 import { serveRequests } from './ipc.js';
+import { windowProfiler } from './profile-window.js';
 
-const env = loadEnv({
-  NODE_ENV: 'production',
-  SPICEDB_ENDPOINT: process.env.BENCH_SPICEDB_ENDPOINT,
-  SPICEDB_TOKEN: process.env.BENCH_SPICEDB_TOKEN,
-  SPICEDB_INSECURE: 'true',
-  SPICEDB_TIMEOUT_MS: '10000',
-  AUTH_JWT_SECRET: process.env.BENCH_JWT_SECRET,
-  AUDIT_LOG: 'off',
-  METRICS_TOKEN: 'bench-metrics-token',
-});
-const connection = connectRemote({
-  endpoint: env.SPICEDB_ENDPOINT ?? '',
-  token: env.SPICEDB_TOKEN ?? '',
-  insecure: true,
-});
+const { env, connection } = benchServiceSetup({ AUDIT_LOG: 'off' });
 const services = createServices(env, connection);
 const server = createHttpServer(services, {
   httpLayer: process.env.BENCH_HTTP_LAYER === 'standalone' ? 'standalone' : 'lean',
@@ -42,11 +28,18 @@ const caller = createCallerFactory(appRouter)({
   requestId: 'bench',
 });
 
+const profiler = windowProfiler();
+
 serveRequests(
   async (message) => {
     switch (message.type) {
       case 'cpu':
-        return { cpuMs: cpuMsNow() };
+        return { cpuMs: cpuMsNow(), systemMs: process.cpuUsage().system / 1000 };
+      case 'profile-start':
+        await profiler.start(message.intervalUs as number | undefined);
+        return {};
+      case 'profile-stop':
+        return { file: await profiler.stop(message.file as string) };
       case 'stats':
         return { stats: services.spicedb.stats, rss: process.memoryUsage().rss };
       case 'run':
