@@ -4,7 +4,6 @@ import { connectSpiceDb, createServices, ensureSchema, jwtSecretOf } from './app
 import { loadEnv } from './config/env.js';
 import { createLogger } from './observability/logger.js';
 import { ServiceMetrics } from './observability/metrics.js';
-import { currentRequestScope } from './observability/request-context.js';
 import { createMetricsServer } from './observability/metrics-access.js';
 import { createHttpServer, DEFAULT_WEB_ROOT, shutdownGracefully } from './server.js';
 import {
@@ -64,9 +63,8 @@ async function main(): Promise<void> {
     cors: env.CORS_ORIGINS,
     metricsRoute: ownMetricsPort ? false : metricsAccess,
     ...(devSecret !== undefined ? { devTokens: { secret: devSecret } } : {}),
-    onError: ({ path: procedure, code, error }) => {
-      // Called inside the request's scope: the line carries its request id.
-      const requestLog = currentRequestScope()?.log ?? log;
+    onError: ({ path: procedure, code, error, log: requestLog = log }) => {
+      // The request's own logger: the line carries its request id.
       if (code === 'INTERNAL_SERVER_ERROR') {
         requestLog.error({ procedure, err: error }, 'request failed');
       }

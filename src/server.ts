@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { SignJWT } from 'jose';
 import type { Logger } from 'pino';
@@ -10,13 +11,13 @@ import { ID_PATTERN } from './authz/ids.js';
 import { applyCors, type CorsPolicy } from './http/cors.js';
 import { BACKEND_SCOPE } from './trpc/auth.js';
 import { createLeanTrpcHandler } from './http/trpc-lean.js';
-import { createContextFactory, type Services } from './trpc/context.js';
+import { createContextFactory, type Context, type Services } from './trpc/context.js';
 import { retryAfterOf } from './trpc/rate-limit.js';
 import { appRouter } from './trpc/routers/_app.js';
 import { requestIdOf } from './observability/logger.js';
 import type { ServiceMetrics } from './observability/metrics.js';
 import { serveMetrics, type MetricsAccess } from './observability/metrics-access.js';
-import { runInRequestScope } from './observability/request-context.js';
+import { bindRequestScope } from './observability/request-context.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** GET queries carry their input in the URL: longer URLs get 414 before any parsing. */
@@ -41,7 +42,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 export interface HttpServerOptions {
   /** `standalone` sends every tRPC request through tRPC's adapter (the benchmark's baseline). */
   httpLayer?: 'lean' | 'standalone';
-  onError?: (info: { path: string | undefined; code: string; error: Error }) => void;
+  /** Told of every failed tRPC call, with the logger of its request (its id bound). */
+  onError?: (info: { path: string | undefined; code: string; error: Error; log?: Logger }) => void;
   /** Request logs (one line per request, with its id); silent when absent. */
   log?: Logger;
   /** Prometheus metrics, served at GET /metrics when given (and `metricsRoute` is not false). */
@@ -161,13 +163,17 @@ function routeOf(pathname: string): string {
  */
 export function createHttpServer(services: Services, options: HttpServerOptions = {}): http.Server {
   const createContext = createContextFactory(services);
+  const reportError = (path: string | undefined, error: TRPCError, ctx: Context | undefined) => {
+    const log = ctx?.requestScope?.log;
+    options.onError?.({ path, code: error.code, error, ...(log ? { log } : {}) });
+  };
   const adapter = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
     maxBodySize: MAX_BODY_BYTES,
     maxBatchSize: MAX_BATCH_CALLS,
     createContext,
-    onError: ({ path, error }) => options.onError?.({ path, code: error.code, error }),
+    onError: ({ path, error, ctx }) => reportError(path, error, ctx),
     responseMeta: ({ errors }) => {
       const retryAfter = retryAfterOf(errors);
       return retryAfter === undefined ? {} : { headers: { 'retry-after': retryAfter } };
@@ -182,7 +188,7 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
           basePath: '/trpc/',
           maxBatchSize: MAX_BATCH_CALLS,
           createContext: (req) => createContext({ req }),
-          onError: ({ path, error }) => options.onError?.({ path, code: error.code, error }),
+          onError: ({ path, error, ctx }) => reportError(path, error, ctx),
           fallback: adapter,
         });
   const webRoot = options.webRoot === false ? undefined : (options.webRoot ?? DEFAULT_WEB_ROOT);
@@ -245,12 +251,11 @@ export function createHttpServer(services: Services, options: HttpServerOptions 
       );
     });
     const scope = { requestId, log: requestLog ?? silentLogger, ...(metrics ? { metrics } : {}) };
-    runInRequestScope(scope, () => {
-      handle(req, res, pathname).catch((error: unknown) => {
-        requestLog?.error({ err: error }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-        else res.destroy();
-      });
+    bindRequestScope(req, scope);
+    handle(req, res, pathname).catch((error: unknown) => {
+      requestLog?.error({ err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
     });
   });
 }

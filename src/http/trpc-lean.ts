@@ -27,7 +27,7 @@ export interface LeanHandlerOptions<TContext> {
   basePath: string;
   maxBatchSize: number;
   createContext: (req: http.IncomingMessage) => TContext;
-  onError?: (info: { path: string; error: TRPCError }) => void;
+  onError?: (info: { path: string; error: TRPCError; ctx: TContext }) => void;
   fallback: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
 }
 
@@ -105,7 +105,7 @@ export function createLeanTrpcHandler<TContext>(options: LeanHandlerOptions<TCon
         } catch (cause) {
           const error = getTRPCErrorFromUnknown(cause);
           errors[index] = error;
-          options.onError?.({ path, error });
+          options.onError?.({ path, error, ctx });
           return { error: getErrorShape({ config, error, type: 'query', path, input, ctx }) };
         }
       }),

@@ -83,15 +83,13 @@ export function consistencyKey(consistency: ReadConsistency): string {
   }
 }
 
-/** A key that only identical checks share; JSON keeps ids with separators in them apart. */
+/**
+ * A key that only identical checks share: every part but the last is prefixed with its length,
+ * so ids with any separator in them stay apart (one concatenation, no array or JSON per check).
+ */
 export function checkKey(item: CheckItem): string {
-  return JSON.stringify([
-    item.resource.type,
-    item.resource.id,
-    item.permission,
-    item.subject.type,
-    item.subject.id,
-  ]);
+  const { resource, permission, subject } = item;
+  return `${resource.type.length}:${resource.type}${resource.id.length}:${resource.id}${permission.length}:${permission}${subject.type.length}:${subject.type}${subject.id}`;
 }
 
 /**

@@ -81,18 +81,23 @@ class PageReader {
     wake?.();
   }
 
+  /** The next queued result, without waiting: undefined when none is queued. */
+  private take(): v1.LookupResourcesResponse | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const item = this.queue[this.head] as v1.LookupResourcesResponse;
+    this.head += 1;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    if (this.queued === QUEUE_LOW_WATER) this.stream.resume();
+    return item;
+  }
+
   private async next(): Promise<v1.LookupResourcesResponse | undefined> {
     for (;;) {
-      if (this.head < this.queue.length) {
-        const item = this.queue[this.head] as v1.LookupResourcesResponse;
-        this.head += 1;
-        if (this.head === this.queue.length) {
-          this.queue.length = 0;
-          this.head = 0;
-        }
-        if (this.queued === QUEUE_LOW_WATER) this.stream.resume();
-        return item;
-      }
+      const item = this.take();
+      if (item !== undefined) return item;
       if (this.ended) {
         if (this.failure !== undefined) throw this.failure;
         return undefined;
@@ -120,7 +125,8 @@ class PageReader {
     let lastCursor: string | undefined;
     let read = 0;
     while (read < limit) {
-      const response = await this.next();
+      // Queued results are read without a promise each (a page is up to 1,000 of them).
+      const response = this.take() ?? (await this.next());
       if (response === undefined) return { resourceIds };
       read += 1;
       this.delivered += 1;

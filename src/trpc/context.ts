@@ -7,6 +7,7 @@ import type { LiveAccess } from '../authz/live-access.js';
 import type { SpiceDbGateway } from '../spicedb/gateway.js';
 import type { Caller, TokenVerifier } from './auth.js';
 import type { RateLimiter } from './rate-limit.js';
+import { requestScopeOf, type RequestScope } from '../observability/request-context.js';
 
 /** What every request can reach: built once per process, shared by all requests. */
 export interface Services {
@@ -26,6 +27,8 @@ export interface Services {
 export interface Context extends Services {
   authorization: string | undefined;
   requestId: string;
+  /** The HTTP request's logger and metrics; absent for in-process callers. */
+  requestScope?: RequestScope | undefined;
 }
 
 /**
@@ -56,6 +59,7 @@ export function createContextFactory(services: Services) {
       verifyToken: verifiedOnce(services.verifyToken, authorization),
       authorization,
       requestId: typeof header === 'string' && header.length <= 128 ? header : randomUUID(),
+      requestScope: requestScopeOf(req),
     };
   };
 }

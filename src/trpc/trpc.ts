@@ -60,11 +60,12 @@ const errorBoundary = t.middleware(async ({ next }) => {
 });
 
 /** Outermost: counts every call by procedure and final code, and times it (GET /metrics). */
-const measured = t.middleware(async ({ path, type, next }) => {
+const measured = t.middleware(async ({ ctx, path, type, next }) => {
+  if (ctx.requestScope === undefined) return next();
   const started = performance.now();
   const result = await next();
   const code = result.ok ? 'OK' : result.error.code;
-  observeProcedure(path, type, code, (performance.now() - started) / 1000);
+  observeProcedure(ctx.requestScope, path, type, code, (performance.now() - started) / 1000);
   return result;
 });
 
@@ -73,21 +74,23 @@ interface AuditedCaller {
   userId: string | null;
 }
 
-/** Records every mutation in the audit trail with its final outcome, refusals included. */
+/**
+ * Records every mutation in the audit trail with its final outcome, refusals included. Queries
+ * are not recorded and pass straight on (a context of their own costs a copy of it per call).
+ */
 const audited = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
+  if (type !== 'mutation' || ctx.audit === undefined) return next();
   const auditedCaller: AuditedCaller = { userId: null };
   const result = await next({ ctx: { auditedCaller } });
-  if (type === 'mutation' && ctx.audit !== undefined) {
-    const input = await getRawInput().catch(() => undefined);
-    ctx.audit.record({
-      requestId: ctx.requestId,
-      caller: auditedCaller.userId,
-      operation: path,
-      target: targetOf(input),
-      zedToken: result.ok ? zedTokenOf(result.data) : null,
-      outcome: result.ok ? 'ok' : result.error.code,
-    });
-  }
+  const input = await getRawInput().catch(() => undefined);
+  ctx.audit.record({
+    requestId: ctx.requestId,
+    caller: auditedCaller.userId,
+    operation: path,
+    target: targetOf(input),
+    zedToken: result.ok ? zedTokenOf(result.data) : null,
+    outcome: result.ok ? 'ok' : result.error.code,
+  });
   return result;
 });
 
@@ -101,7 +104,8 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, getRawInput, ne
     const message = error instanceof AuthError ? error.message : 'invalid token';
     throw new TRPCError({ code: 'UNAUTHORIZED', message, cause: error });
   }
-  ctx.auditedCaller.userId = caller.userId;
+  const audited = (ctx as { auditedCaller?: AuditedCaller }).auditedCaller;
+  if (audited !== undefined) audited.userId = caller.userId;
   await refuseNames(getRawInput);
   const limiter = caller.scopes.has(BACKEND_SCOPE)
     ? (ctx.backendRateLimiter ?? ctx.rateLimiter)
