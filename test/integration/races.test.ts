@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelationshipTuple } from '../../src/spicedb/proto.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { anyPair } from '../../testkit/check-pairs.js';
+import { pick, seededRandom, shuffled, suiteSeed } from '../../testkit/seeded-random.js';
 
 /** The tRPC code a settled call ended with: `ok` or the error code. */
 async function outcomeOf(call: Promise<unknown>): Promise<string> {
@@ -15,7 +16,13 @@ async function outcomeOf(call: Promise<unknown>): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
+/**
+ * Roles, delays and orders are drawn from a seeded generator, one per test (a test run alone
+ * draws what it draws in the whole suite); TEST_SEED=n replays a run.
+ */
+const SEED = suiteSeed('races', 20261202);
+const randomOf = (test: number) => seededRandom(SEED + test);
+const ROLES = ['admin', 'member'] as const;
 
 // Hundreds of SpiceDB writes per test: generous on a shared, loaded machine.
 describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
@@ -60,6 +67,7 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
   }
 
   it('200 concurrent role changes over 20 users end in the last acknowledged role', async () => {
+    const random = randomOf(1);
     const owner = await app.as('role-owner');
     await owner.org.create({ orgId: 'roles' });
     const users = Array.from({ length: 20 }, (_, i) => `role-user-${i}`);
@@ -71,10 +79,11 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
     // last acknowledged change of each user is well defined.
     const lastAcknowledged = new Map<string, 'admin' | 'member'>();
     const chainOutcomes: string[] = [];
+    // Drawn before any call, so the draws do not depend on which answer comes first.
+    const chains = users.map(() => Array.from({ length: 10 }, () => pick(ROLES, random)));
     await Promise.all(
-      users.map(async (userId) => {
-        for (let i = 0; i < 10; i += 1) {
-          const role = pick(['admin', 'member'] as const);
+      users.map(async (userId, u) => {
+        for (const role of chains[u] ?? []) {
           const outcome = await outcomeOf(
             owner.org.setMemberRole({ orgId: 'roles', userId, role }),
           );
@@ -102,8 +111,9 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
     const outcomes = await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
         const userId = users[i % users.length] as string;
-        const role = pick(['admin', 'member'] as const);
-        await sleep(Math.random() * 1000);
+        // Drawn in order of i, before this change's first await.
+        const role = pick(ROLES, random);
+        await sleep(random() * 1000);
         const start = performance.now();
         const outcome = await outcomeOf(owner.org.setMemberRole({ orgId: 'roles', userId, role }));
         if (outcome === 'ok') changes.push({ userId, role, start, end: performance.now() });
@@ -135,11 +145,17 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
   });
 
   it('100 rounds of admins removing and demoting each other and the owner keep one owner', async () => {
+    const random = randomOf(2);
     const owner = await app.as('dup-owner');
     const first = await app.as('dup-admin-1');
     const second = await app.as('dup-admin-2');
     const tally = new Map<string, number>();
     const ownerAttackOutcomes = new Set<string>();
+    // The order each round starts its eight calls in, drawn before any round runs (ten
+    // rounds overlap, so drawing inside a round would depend on which answer came first).
+    const startOrders = Array.from({ length: 100 }, () =>
+      shuffled([0, 1, 2, 3, 4, 5, 6, 7], random),
+    );
     // Ten organizations at a time: rounds are independent, and more calls overlap.
     const duel = async (round: number) => {
       const orgId = `duel-${round}`;
@@ -147,21 +163,24 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
       await owner.org.addMember({ orgId, userId: 'dup-admin-1', role: 'admin' });
       await owner.org.addMember({ orgId, userId: 'dup-admin-2', role: 'admin' });
       const attacks = [
-        first.org.removeMember({ orgId, userId: 'dup-admin-2' }),
-        second.org.removeMember({ orgId, userId: 'dup-admin-1' }),
-        first.org.setMemberRole({ orgId, userId: 'dup-admin-2', role: 'member' }),
-        second.org.setMemberRole({ orgId, userId: 'dup-admin-1', role: 'member' }),
+        () => first.org.removeMember({ orgId, userId: 'dup-admin-2' }),
+        () => second.org.removeMember({ orgId, userId: 'dup-admin-1' }),
+        () => first.org.setMemberRole({ orgId, userId: 'dup-admin-2', role: 'member' }),
+        () => second.org.setMemberRole({ orgId, userId: 'dup-admin-1', role: 'member' }),
       ];
       const onOwner = [
-        first.org.removeMember({ orgId, userId: 'dup-owner' }),
-        second.org.setMemberRole({ orgId, userId: 'dup-owner', role: 'member' }),
-        first.org.transferOwnership({ orgId, userId: 'dup-admin-1' }),
-        second.org.transferOwnership({ orgId, userId: 'dup-admin-2' }),
+        () => first.org.removeMember({ orgId, userId: 'dup-owner' }),
+        () => second.org.setMemberRole({ orgId, userId: 'dup-owner', role: 'member' }),
+        () => first.org.transferOwnership({ orgId, userId: 'dup-admin-1' }),
+        () => second.org.transferOwnership({ orgId, userId: 'dup-admin-2' }),
       ];
-      const ordered = [...attacks, ...onOwner].sort(() => Math.random() - 0.5);
-      const outcomes = await Promise.all(ordered.map(outcomeOf));
+      const all: Array<() => Promise<unknown>> = [...attacks, ...onOwner];
+      const calls: Array<Promise<unknown>> = [];
+      for (const index of startOrders[round] ?? [])
+        calls[index] = (all[index] as () => Promise<unknown>)();
+      const outcomes = await Promise.all(calls.map(outcomeOf));
       for (const o of outcomes) tally.set(o, (tally.get(o) ?? 0) + 1);
-      for (const attack of onOwner) ownerAttackOutcomes.add(await outcomeOf(attack));
+      for (const o of outcomes.slice(attacks.length)) ownerAttackOutcomes.add(o);
 
       expect(await ownersOf(orgId), orgId).toEqual(['dup-owner']);
       const roles = await orgRolesOf(orgId);
@@ -223,6 +242,7 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
   });
 
   it('adding and removing the same collaborator concurrently ends with relationships and checks agreeing', async () => {
+    const random = randomOf(4);
     const owner = await app.as('collab-owner');
     await owner.org.create({ orgId: 'collabs' });
     await owner.project.create({ orgId: 'collabs', projectId: 'collab-p' });
@@ -232,14 +252,20 @@ describe('races against a real SpiceDB', { timeout: 240_000 }, () => {
     const tally = new Map<string, number>();
     for (let round = 0; round < 50; round += 1) {
       const userId = `collab-x-${round % 5}`;
-      const ops = [
-        owner.project.addCollaborator({ projectId: 'collab-p', userId }),
-        otherAdmin.project.removeCollaborator({ projectId: 'collab-p', userId }),
-        otherAdmin.project.addCollaborator({ projectId: 'collab-p', userId, role: 'admin' }),
-        owner.project.setCollaboratorRole({ projectId: 'collab-p', userId, role: 'member' }),
-        owner.project.removeCollaborator({ projectId: 'collab-p', userId }),
-      ].sort(() => Math.random() - 0.5);
-      for (const outcome of await Promise.all(ops.map(outcomeOf))) {
+      // Started in a drawn order (rounds run one after another, so the draws are in order).
+      const ops = shuffled(
+        [
+          () => owner.project.addCollaborator({ projectId: 'collab-p', userId }),
+          () => otherAdmin.project.removeCollaborator({ projectId: 'collab-p', userId }),
+          () =>
+            otherAdmin.project.addCollaborator({ projectId: 'collab-p', userId, role: 'admin' }),
+          () =>
+            owner.project.setCollaboratorRole({ projectId: 'collab-p', userId, role: 'member' }),
+          () => owner.project.removeCollaborator({ projectId: 'collab-p', userId }),
+        ],
+        random,
+      );
+      for (const outcome of await Promise.all(ops.map((start) => outcomeOf(start())))) {
         tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
       }
       const rels: RelationshipTuple[] = await read({

@@ -28,6 +28,7 @@ import {
 } from '../../testkit/postgres-process.js';
 import { requireSpiceDbBinary } from '../../testkit/spicedb-binary.js';
 import { startSpiceDbCluster, type SpiceDbCluster } from '../../testkit/spicedb-cluster.js';
+import { pick, seededRandom, suiteSeed } from '../../testkit/seeded-random.js';
 
 const binary = requireSpiceDbBinary();
 const pgBin = requirePostgresBin();
@@ -54,17 +55,6 @@ const RYW_ROUNDS = 30;
 const QUANTIZATION_MS = 5_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A seeded PRNG (mulberry32): the same cells in the same order on every run. */
-function seeded(seed: number) {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const codeOf = (error: unknown) =>
   ((error as { data?: { code?: string } }).data?.code ?? 'unknown') +
@@ -233,7 +223,7 @@ describe('the service on a 3-node SpiceDB cluster with a PostgreSQL read replica
     const backend = await clientOf(main, 'cluster-backend', 'authz:check');
     const owner = await clientOf(main, userOf('owner'));
     const cells = matrixCells();
-    const random = seeded(13);
+    const random = seededRandom(suiteSeed('cluster', 13));
     const samples: Sample[] = [];
     const acknowledged: string[] = [];
     const readyz: Record<string, number> = {};
@@ -244,7 +234,7 @@ describe('the service on a 3-node SpiceDB cluster with a PostgreSQL read replica
 
     const checker = async () => {
       while (running) {
-        const cell = cells[Math.floor(random() * cells.length)] as (typeof cells)[number];
+        const cell = pick(cells, random);
         const start = now();
         try {
           const { allowed } = await backend.authz.check.query(checkOf(cell));
