@@ -12,16 +12,12 @@
 import type { CheckAnswer, CheckItem, ObjectId } from '../spicedb/batching.js';
 import type { ReadConsistency } from '../spicedb/consistency.js';
 import type { RelationshipChange, RelationshipWatch, WatchEvent } from '../spicedb/watch.js';
-import { ExpirySchedule } from './expiry-schedule.js';
+import { RelationshipExpiries } from './live-expiries.js';
+import { SubscriptionIndex } from './live-subscription-index.js';
+import { Subscription, type LiveCheck, type LiveEvent } from './live-subscription.js';
 import { WatchScope, type AffectedChecks } from './watch-scope.js';
 
-export interface LiveEvent {
-  resource: string;
-  permission: string;
-  subject: string;
-  allowed: boolean;
-  checkedAt: string;
-}
+export type { LiveEvent } from './live-subscription.js';
 
 export interface LiveAccessLimits {
   maxChecksPerSubscription: number;
@@ -61,68 +57,12 @@ export class LiveAccessClosedError extends Error {
 }
 
 const HEAD: ReadConsistency = { kind: 'fullyConsistent' };
-/** Re-checks after an expiry: just after it, and once more in case clocks disagree a little. */
-const EXPIRY_RECHECK_DELAYS_MS = [100, 1_100];
-
-interface LiveCheck {
-  item: CheckItem;
-  subjectKey: string;
-  label: { resource: string; permission: string; subject: string };
-  allowed?: boolean;
-}
-
-const keyOf = (ref: ObjectId) => `${ref.type}:${ref.id}`;
-
-class Subscription {
-  readonly pending = new Map<number, LiveEvent>();
-  readonly dirty = new Set<number>();
-  /** When the oldest change behind `dirty` reached this instance (for the lag metric). */
-  dirtySince: number | undefined;
-  ready = false;
-  rechecking = false;
-  failure: Error | undefined;
-  ended = false;
-  private wake: (() => void) | undefined;
-
-  constructor(
-    readonly callerId: string,
-    readonly checks: LiveCheck[],
-  ) {}
-
-  push(index: number, event: LiveEvent): void {
-    // A slow reader gets the newest answer of each check, not every flip in between.
-    this.pending.delete(index);
-    this.pending.set(index, event);
-    this.notify();
-  }
-
-  notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  waitForNews(signal: AbortSignal | undefined): Promise<void> {
-    if (this.pending.size > 0 || this.ended || this.failure !== undefined) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      this.wake = done;
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
-}
 
 export class LiveAccess {
-  private readonly subscriptions = new Set<Subscription>();
-  private readonly bySubject = new Map<string, Set<Subscription>>();
-  private readonly byPermission = new Map<string, Set<Subscription>>();
-  private readonly perCaller = new Map<string, number>();
+  private readonly subscriptions = new SubscriptionIndex();
   /** Subscriptions with checks marked for a re-check since the last round. */
   private readonly dirtySubscriptions = new Set<Subscription>();
-  private readonly expiries: ExpirySchedule<RelationshipChange>;
+  private readonly expiries: RelationshipExpiries;
   private readonly unlisten: () => void;
   private closed = false;
 
@@ -131,7 +71,7 @@ export class LiveAccess {
     readonly limits: LiveAccessLimits = DEFAULT_LIVE_LIMITS,
     private observer: LiveAccessObserver = {},
   ) {
-    this.expiries = new ExpirySchedule((due) => this.onExpired(due.map((d) => d.value)));
+    this.expiries = new RelationshipExpiries((changes) => this.onExpired(changes));
     this.unlisten = deps.watch.listen((event) => this.onWatch(event));
   }
 
@@ -168,13 +108,13 @@ export class LiveAccess {
         `checks holds at most ${this.limits.maxChecksPerSubscription} checks per subscription`,
       );
     }
-    const open = this.perCaller.get(callerId) ?? 0;
+    const open = this.subscriptions.openBy(callerId);
     if (open >= this.limits.maxSubscriptionsPerCaller) {
       throw new LiveAccessLimitError(
         `caller ${callerId} already has ${open} open subscriptions (at most ${this.limits.maxSubscriptionsPerCaller}); close one first`,
       );
     }
-    const subscription = new Subscription(callerId, dedupe(items).map(liveCheck));
+    const subscription = new Subscription(callerId, items);
     this.register(subscription);
     try {
       yield* this.stream(subscription, signal);
@@ -197,15 +137,7 @@ export class LiveAccess {
     const answers = await Promise.all(
       subscription.checks.map((c) => this.deps.check(c.item, HEAD)),
     );
-    answers.forEach((answer, index) => {
-      const check = subscription.checks[index] as LiveCheck;
-      check.allowed = answer.allowed;
-      subscription.push(index, {
-        ...check.label,
-        allowed: answer.allowed,
-        checkedAt: answer.checkedAt,
-      });
-    });
+    answers.forEach((answer, index) => subscription.answer(index, answer));
     subscription.ready = true;
     this.learnExpiries(subscription);
     this.recheck(subscription);
@@ -224,15 +156,6 @@ export class LiveAccess {
 
   private register(subscription: Subscription): void {
     this.subscriptions.add(subscription);
-    this.perCaller.set(subscription.callerId, (this.perCaller.get(subscription.callerId) ?? 0) + 1);
-    for (const check of subscription.checks) {
-      addTo(this.bySubject, check.subjectKey, subscription);
-      addTo(
-        this.byPermission,
-        `${check.item.resource.type}#${check.item.permission}`,
-        subscription,
-      );
-    }
     this.observer.onSubscriptions?.(this.subscriptions.size);
   }
 
@@ -240,17 +163,6 @@ export class LiveAccess {
     if (!this.subscriptions.delete(subscription)) return;
     subscription.ended = true;
     this.dirtySubscriptions.delete(subscription);
-    const left = (this.perCaller.get(subscription.callerId) ?? 1) - 1;
-    if (left > 0) this.perCaller.set(subscription.callerId, left);
-    else this.perCaller.delete(subscription.callerId);
-    for (const check of subscription.checks) {
-      removeFrom(this.bySubject, check.subjectKey, subscription);
-      removeFrom(
-        this.byPermission,
-        `${check.item.resource.type}#${check.item.permission}`,
-        subscription,
-      );
-    }
     this.observer.onSubscriptions?.(this.subscriptions.size);
   }
 
@@ -259,7 +171,7 @@ export class LiveAccess {
       for (const subscription of this.subscriptions) this.markAll(subscription, performance.now());
     } else {
       for (const change of event.batch.changes) {
-        this.learnExpiry(change);
+        this.expiries.learn(change);
         this.dispatch(this.deps.scope.affected(change), event.batch.receivedAt);
       }
     }
@@ -277,15 +189,7 @@ export class LiveAccess {
   /** Marks every check inside `affected` dirty, looking only at subscriptions that can match. */
   private dispatch(affected: AffectedChecks, since: number): void {
     if (affected.permissions.size === 0) return;
-    const candidates = new Set<Subscription>();
-    if (affected.subject !== undefined) {
-      for (const s of this.bySubject.get(affected.subject) ?? []) candidates.add(s);
-    } else {
-      for (const permission of affected.permissions) {
-        for (const s of this.byPermission.get(permission) ?? []) candidates.add(s);
-      }
-    }
-    for (const subscription of candidates) {
+    for (const subscription of this.subscriptions.candidates(affected)) {
       subscription.checks.forEach((check, index) => {
         const candidate = {
           resource: check.item.resource,
@@ -333,14 +237,8 @@ export class LiveAccess {
       .then((answers) => {
         answers.forEach((answer, position) => {
           const index = indexes[position] as number;
-          const check = subscription.checks[index] as LiveCheck;
-          if (check.allowed === answer.allowed) return;
-          check.allowed = answer.allowed;
-          subscription.push(index, {
-            ...check.label,
-            allowed: answer.allowed,
-            checkedAt: answer.checkedAt,
-          });
+          if (subscription.checks[index]?.allowed === answer.allowed) return;
+          subscription.answer(index, answer);
           this.observer.onEventLag?.((performance.now() - since) / 1000);
         });
       })
@@ -355,29 +253,18 @@ export class LiveAccess {
       });
   }
 
+  /** The subscriber's expiring relationships written before it opened (the stream missed them). */
   private learnExpiries(subscription: Subscription): void {
     const read = this.deps.expiringRelationships;
     if (read === undefined || !this.deps.scope.usesExpiration) return;
     const subjects = new Map(subscription.checks.map((c) => [c.subjectKey, c.item.subject]));
     for (const subject of subjects.values()) {
       read(subject).then(
-        (changes) => changes.forEach((change) => this.learnExpiry(change)),
+        (changes) => changes.forEach((change) => this.expiries.learn(change)),
         // Without the read the subscription still hears every write; only the expiry timer is missed.
         () => undefined,
       );
     }
-  }
-
-  private learnExpiry(change: RelationshipChange): void {
-    const key = relationshipKey(change);
-    if (change.operation === 'delete' || change.expiresAt === undefined) {
-      for (const delay of EXPIRY_RECHECK_DELAYS_MS) this.expiries.delete(`${key}+${delay}`);
-      return;
-    }
-    const at = change.expiresAt.getTime();
-    if (at + EXPIRY_RECHECK_DELAYS_MS[EXPIRY_RECHECK_DELAYS_MS.length - 1]! < Date.now()) return;
-    for (const delay of EXPIRY_RECHECK_DELAYS_MS)
-      this.expiries.add(`${key}+${delay}`, at + delay, change);
   }
 
   /** Ends every subscription (SIGTERM): each stream closes, its client reconnects elsewhere. */
@@ -391,42 +278,4 @@ export class LiveAccess {
       subscription.notify();
     }
   }
-}
-
-function liveCheck(item: CheckItem): LiveCheck {
-  return {
-    item,
-    subjectKey: keyOf(item.subject),
-    label: {
-      resource: keyOf(item.resource),
-      permission: item.permission,
-      subject: keyOf(item.subject),
-    },
-  };
-}
-
-function dedupe(items: CheckItem[]): CheckItem[] {
-  const seen = new Map<string, CheckItem>();
-  for (const item of items) {
-    seen.set(JSON.stringify([keyOf(item.resource), item.permission, keyOf(item.subject)]), item);
-  }
-  return [...seen.values()];
-}
-
-function relationshipKey(change: RelationshipChange): string {
-  const subject = `${keyOf(change.subject)}${change.subject.relation ? `#${change.subject.relation}` : ''}`;
-  return `${keyOf(change.resource)}#${change.relation}@${subject}`;
-}
-
-function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  let set = map.get(key);
-  if (set === undefined) map.set(key, (set = new Set()));
-  set.add(value);
-}
-
-function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key);
-  if (set === undefined) return;
-  set.delete(value);
-  if (set.size === 0) map.delete(key);
 }
