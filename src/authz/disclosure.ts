@@ -129,7 +129,7 @@ export class Disclosure {
       readsMembers ? this.authz.orgs.listMembers(orgId, this.requested) : [],
       ...projectIds
         .filter((_, index) => readsCollaborators[index])
-        .map((id) => this.authz.projects.listCollaborators(orgId, id, this.requested)),
+        .map((id) => this.authz.collaborators.list(orgId, id, this.requested)),
     ]);
     for (const list of lists) for (const entry of list) users.add(entry.userId);
     return users;

@@ -4,29 +4,35 @@ import { mustNotMatch, remove } from '../spicedb/proto.js';
 import { DomainError } from './errors.js';
 import { Invitations } from './invitations.js';
 import { Organizations } from './organizations.js';
+import { ProjectChildren } from './project-children.js';
+import { ProjectCollaborators } from './project-collaborators.js';
 import { Projects } from './projects.js';
 import { filter } from './relationships.js';
 import { AuthzWriter, distinct, type Written } from './writer.js';
 
 export { MAX_UPDATES_PER_WRITE, type Written } from './writer.js';
 export type { MemberEntry } from './organizations.js';
-export type { CollaboratorEntry } from './projects.js';
+export type { CollaboratorEntry } from './project-collaborators.js';
 export type { InvitationEntry } from './invitations.js';
 
 /**
  * The domain's operations as atomic SpiceDB writes, by domain: organizations and their members,
- * invitations, projects with their collaborators and children. The base procedures' reads
+ * invitations, projects, their collaborators and their children (clusters, volumes). The base procedures' reads
  * (existence, parents) and account deletion, which spans them all, live here.
  */
 export class AuthzService {
   private readonly writer: AuthzWriter;
   readonly orgs: Organizations;
   readonly projects: Projects;
+  readonly collaborators: ProjectCollaborators;
+  readonly projectChildren: ProjectChildren;
   readonly invitations: Invitations;
 
   constructor(private readonly spicedb: SpiceDbGateway) {
     this.writer = new AuthzWriter(spicedb);
     this.projects = new Projects(this.writer);
+    this.collaborators = new ProjectCollaborators(this.writer);
+    this.projectChildren = new ProjectChildren(this.writer);
     this.orgs = new Organizations(this.writer, this.projects);
     this.invitations = new Invitations(this.writer);
   }

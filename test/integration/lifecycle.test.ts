@@ -345,7 +345,7 @@ describe('the write preconditions hold without the routers’ checks', () => {
       ),
     ).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
     await expect(
-      authz.projects.setCollaboratorRole(orgId, projectId, userOf('org_admin_joined'), 'member'),
+      authz.collaborators.setRole(orgId, projectId, userOf('org_admin_joined'), 'member'),
     ).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
     expect(await observeSampleOrg(app)).toEqual(before);
   });

@@ -7,11 +7,11 @@ export const clusterRouter = router({
   create: projectProcedure('create_cluster')
     .input(z.object({ clusterId: idSchema('clusterId') }))
     .mutation(({ ctx, input }) =>
-      ctx.authz.projects.createChild('cluster', ctx.projectId, input.clusterId),
+      ctx.authz.projectChildren.create('cluster', ctx.projectId, input.clusterId),
     ),
 
   delete: childProcedure('cluster', 'clusterId', 'delete').mutation(({ ctx }) =>
-    ctx.authz.projects.deleteChild('cluster', ctx.childId, ctx.projectId),
+    ctx.authz.projectChildren.delete('cluster', ctx.childId, ctx.projectId),
   ),
 
   /** The project's clusters: their existence is `cluster#view`, every project collaborator's. */
@@ -26,12 +26,12 @@ export const volumeRouter = router({
   create: projectProcedure('create_volume')
     .input(z.object({ volumeId: idSchema('volumeId') }))
     .mutation(({ ctx, input }) =>
-      ctx.authz.projects.createChild('volume', ctx.projectId, input.volumeId),
+      ctx.authz.projectChildren.create('volume', ctx.projectId, input.volumeId),
     ),
 
   // Deleting a volume is a control-plane operation: the seed's "resize" row is its only one.
   delete: childProcedure('volume', 'volumeId', 'resize').mutation(({ ctx }) =>
-    ctx.authz.projects.deleteChild('volume', ctx.childId, ctx.projectId),
+    ctx.authz.projectChildren.delete('volume', ctx.childId, ctx.projectId),
   ),
 
   /** The project's volumes: their existence is `volume#view`, every project collaborator's. */

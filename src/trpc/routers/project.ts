@@ -60,7 +60,7 @@ export const projectRouter = router({
   addCollaborator: projectProcedure('add_collaborator')
     .input(z.object({ ...userInput, role: role.optional(), expiresAt: expiresAtSchema.optional() }))
     .mutation(({ ctx, input }) =>
-      ctx.authz.projects.addCollaborator(
+      ctx.authz.collaborators.add(
         ctx.orgId,
         ctx.projectId,
         input.userId,
@@ -72,19 +72,19 @@ export const projectRouter = router({
   setCollaboratorRole: projectProcedure('manage_roles')
     .input(z.object({ ...userInput, role }))
     .mutation(({ ctx, input }) =>
-      ctx.authz.projects.setCollaboratorRole(ctx.orgId, ctx.projectId, input.userId, input.role),
+      ctx.authz.collaborators.setRole(ctx.orgId, ctx.projectId, input.userId, input.role),
     ),
 
   removeCollaborator: projectProcedure('remove_collaborator')
     .input(z.object(userInput))
     .mutation(({ ctx, input }) =>
-      ctx.authz.projects.removeCollaborator(ctx.orgId, ctx.projectId, input.userId),
+      ctx.authz.collaborators.remove(ctx.orgId, ctx.projectId, input.userId),
     ),
 
   listCollaborators: projectProcedure('read_collaborators')
     .input(z.object({ consistency: consistencySchema }))
     .query(async ({ ctx, input }) => ({
-      collaborators: await ctx.authz.projects.listCollaborators(
+      collaborators: await ctx.authz.collaborators.list(
         ctx.orgId,
         ctx.projectId,
         input.consistency,
