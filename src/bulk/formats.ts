@@ -1,7 +1,15 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { formatTuple } from '../spicedb/proto.js';
-import { fromParts, LineError, parseZed, type RelationshipTuple } from './relationship.js';
+import { formatSuffix, formatTuple } from '../spicedb/proto.js';
+import {
+  fromParts,
+  identityOf,
+  LineError,
+  parseRelationship,
+  subjectText,
+  type RelationshipTuple,
+} from './relationship.js';
+import { yamlRecords } from './yaml-relationships.js';
 
 export type BulkFormat = 'zed' | 'ndjson' | 'csv' | 'yaml';
 
@@ -109,8 +117,12 @@ function csvFields(text: string): string[] {
   return fields;
 }
 
-const NDJSON_KEYS = ['resource', 'relation', 'subject'] as const;
+const NDJSON_KEYS = ['resource', 'relation', 'subject', 'caveat', 'expiresAt'] as const;
 
+/**
+ * `{"resource","relation","subject"}`, with `"caveat": {"name","context"?}` and `"expiresAt"`
+ * when the relationship carries them: read as the zed line they spell, by the one grammar.
+ */
 function parseNdjson(text: string): RelationshipTuple {
   let value: unknown;
   try {
@@ -124,23 +136,50 @@ function parseNdjson(text: string): RelationshipTuple {
   const record = value as Record<string, unknown>;
   const extra = Object.keys(record).filter((k) => !(NDJSON_KEYS as readonly string[]).includes(k));
   if (extra.length > 0) throw new LineError(`unexpected field(s) ${extra.join(', ')}`);
-  const fields = NDJSON_KEYS.map((key) => {
+  const [resource, relation, subject] = NDJSON_KEYS.slice(0, 3).map((key) => {
     const field = record[key];
     if (typeof field !== 'string') throw new LineError(`field "${key}" must be a string`);
     return field;
   });
-  return fromParts(fields[0] ?? '', fields[1] ?? '', fields[2] ?? '');
+  const extras: Pick<RelationshipTuple, 'caveat' | 'expiresAt'> = {};
+  const { caveat, expiresAt } = record;
+  if (caveat !== undefined) {
+    const { name, context } =
+      typeof caveat === 'object' && caveat !== null ? (caveat as Record<string, unknown>) : {};
+    if (typeof name !== 'string') {
+      throw new LineError('field "caveat" must be {"name": string, "context"?: object}');
+    }
+    extras.caveat = {
+      name,
+      ...(context !== undefined ? { context: context as Record<string, unknown> } : {}),
+    };
+  }
+  if (expiresAt !== undefined) {
+    if (typeof expiresAt !== 'string') throw new LineError('field "expiresAt" must be a string');
+    extras.expiresAt = expiresAt;
+  }
+  return fromParts(
+    resource ?? '',
+    relation ?? '',
+    `${subject ?? ''}${formatSuffix({ ...EMPTY, ...extras })}`,
+  );
 }
 
-/** One format's reading of lines, with the little state CSV's header and YAML's block need. */
+const EMPTY: RelationshipTuple = {
+  resourceType: '',
+  resourceId: '',
+  relation: '',
+  subjectType: '',
+  subjectId: '',
+};
+
+/** One format's reading of lines (zed, NDJSON, CSV), with the little state CSV's header needs. */
 export class LineParser {
   private csvHeaderSeen = false;
-  private yaml: 'before' | 'opening' | 'inside' | 'after' = 'before';
-  private yamlIndent = 0;
 
-  constructor(readonly format: BulkFormat) {}
+  constructor(readonly format: Exclude<BulkFormat, 'yaml'>) {}
 
-  /** undefined for lines that carry no relationship (blank, comment, header, other YAML keys). */
+  /** undefined for lines that carry no relationship (blank, comment, header). */
   parse(raw: RawLine): ParsedRecord | undefined {
     try {
       const relationship = this.relationshipOf(raw.text, raw.line);
@@ -156,25 +195,18 @@ export class LineParser {
     if (this.format === 'csv' && !this.csvHeaderSeen) {
       return { line: lastLine, error: 'the CSV file has no header line resource,relation,subject' };
     }
-    if (this.format === 'yaml' && this.yaml === 'before') {
-      return { line: lastLine, error: 'the YAML file has no top-level `relationships: |` block' };
-    }
     return undefined;
   }
 
   private relationshipOf(raw: string, line: number): RelationshipTuple | undefined {
+    const text = raw.trim();
+    if (text === '') return undefined;
     switch (this.format) {
-      case 'zed': {
-        const text = raw.trim();
-        return text === '' || isComment(text) ? undefined : parseZed(text);
-      }
-      case 'ndjson': {
-        const text = raw.trim();
-        return text === '' ? undefined : parseNdjson(text);
-      }
+      case 'zed':
+        return isComment(text) ? undefined : parseRelationship(text);
+      case 'ndjson':
+        return parseNdjson(text);
       case 'csv': {
-        const text = raw.trim();
-        if (text === '') return undefined;
         const fields = csvFields(text);
         if (!this.csvHeaderSeen) {
           this.csvHeaderSeen = true;
@@ -186,52 +218,22 @@ export class LineParser {
         if (fields.length !== 3) throw new LineError(`has ${fields.length} fields, expected 3`);
         return fromParts(fields[0] ?? '', fields[1] ?? '', fields[2] ?? '');
       }
-      case 'yaml':
-        return this.yamlLine(raw);
     }
-  }
-
-  /**
-   * The `relationships` block scalar of a playground/validation file, read line by line: the
-   * rest of the file (schema, assertions) is skipped without being held in memory.
-   */
-  private yamlLine(raw: string): RelationshipTuple | undefined {
-    if (this.yaml === 'opening' || this.yaml === 'inside') {
-      const text = raw.trim();
-      if (text === '') return undefined;
-      const indent = raw.length - raw.trimStart().length;
-      if (this.yaml === 'opening') {
-        if (indent === 0) {
-          this.yaml = 'after';
-          return undefined;
-        }
-        this.yamlIndent = indent;
-        this.yaml = 'inside';
-      } else if (indent < this.yamlIndent) {
-        this.yaml = 'after';
-        return undefined;
-      }
-      return isComment(text) ? undefined : parseZed(text);
-    }
-    if (this.yaml === 'after') return undefined;
-    const key = /^relationships\s*:(.*)$/.exec(raw);
-    if (!key) return undefined;
-    const rest = (key[1] ?? '').replace(/\s+#.*$/, '').trim();
-    if (!/^\|[-+]?\d*$/.test(rest)) {
-      throw new LineError(
-        'relationships must be a literal block scalar (`relationships: |` then one relationship a line)',
-      );
-    }
-    this.yaml = 'opening';
-    return undefined;
   }
 }
 
-/** Every record of the file, parsed, in arrays; the memory held is one read chunk. */
+/** Every record of the file, parsed, in arrays; the memory held is one read chunk (YAML: the file). */
 export async function* readRecords(
   file: string,
   format: BulkFormat = formatOf(file),
 ): AsyncGenerator<ParsedRecord[]> {
+  if (format === 'yaml') {
+    const records = await yamlRecords(file);
+    for (let start = 0; start < records.length; start += 10_000) {
+      yield records.slice(start, start + 10_000);
+    }
+    return;
+  }
   const parser = new LineParser(format);
   let lastLine = 0;
   for await (const lines of readLines(file)) {
@@ -247,6 +249,10 @@ export async function* readRecords(
   if (problem) yield [problem];
 }
 
+/** A CSV field, quoted when it holds a comma, a quote or a bracket's JSON. */
+const csvField = (value: string) =>
+  /[",\s]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+
 /** The text of one relationship in a format, with its newline. */
 export function serialize(format: BulkFormat, t: RelationshipTuple): string {
   switch (format) {
@@ -255,18 +261,17 @@ export function serialize(format: BulkFormat, t: RelationshipTuple): string {
     case 'yaml':
       return `  ${formatTuple(t)}\n`;
     case 'csv':
-      return `${t.resourceType}:${t.resourceId},${t.relation},${subjectText(t)}\n`;
+      return `${t.resourceType}:${t.resourceId},${t.relation},${csvField(subjectText(t))}\n`;
     case 'ndjson':
       return `${JSON.stringify({
         resource: `${t.resourceType}:${t.resourceId}`,
         relation: t.relation,
-        subject: subjectText(t),
+        subject: subjectText(identityOf(t)),
+        ...(t.caveat !== undefined ? { caveat: t.caveat } : {}),
+        ...(t.expiresAt !== undefined ? { expiresAt: t.expiresAt } : {}),
       })}\n`;
   }
 }
-
-const subjectText = (t: RelationshipTuple) =>
-  `${t.subjectType}:${t.subjectId}${t.subjectRelation ? `#${t.subjectRelation}` : ''}`;
 
 /** What a file starts with before its relationships. */
 export function preamble(format: BulkFormat, schemaText: string): string {

@@ -9,8 +9,8 @@ import { CallPolicy } from '../spicedb/call-policy.js';
 import { GrpcStatus, grpcStatusOf } from '../spicedb/errors.js';
 import { collectStream } from '../spicedb/streams.js';
 import { chunk } from '../util/chunk.js';
-import { tupleOf } from '../spicedb/proto.js';
-import type { RelationshipTuple } from './relationship.js';
+import { caveatOf, timestampOf, tupleOf } from '../spicedb/proto.js';
+import { identityOf, type RelationshipTuple } from './relationship.js';
 
 export type BulkClient = v1.ZedClientInterface;
 
@@ -47,7 +47,7 @@ export const isAlreadyExists = (error: unknown) =>
   grpcStatusOf(error)?.code === GrpcStatus.ALREADY_EXISTS;
 
 export function toProto(t: RelationshipTuple): v1.Relationship {
-  return {
+  const relationship: v1.Relationship = {
     resource: { objectType: t.resourceType, objectId: t.resourceId },
     relation: t.relation,
     subject: {
@@ -55,9 +55,27 @@ export function toProto(t: RelationshipTuple): v1.Relationship {
       optionalRelation: t.subjectRelation ?? '',
     },
   };
+  if (t.expiresAt !== undefined) relationship.optionalExpiresAt = timestampOf(t.expiresAt);
+  if (t.caveat !== undefined) relationship.optionalCaveat = caveatOf(t.caveat);
+  return relationship;
 }
 
 export const fromProto = tupleOf;
+
+/** TOUCH or DELETE updates of a batch (a delete names the relationship alone). */
+export function updatesOf(
+  operation: 'touch' | 'delete',
+  batch: readonly RelationshipTuple[],
+): v1.RelationshipUpdate[] {
+  const op =
+    operation === 'touch'
+      ? v1.RelationshipUpdate_Operation.TOUCH
+      : v1.RelationshipUpdate_Operation.DELETE;
+  return batch.map((t) => ({
+    operation: op,
+    relationship: toProto(operation === 'delete' ? identityOf(t) : t),
+  }));
+}
 
 /**
  * One WriteRelationships: TOUCH or DELETE of at most 1,000 relationships, atomically; retried,
@@ -70,12 +88,8 @@ export async function writeBatch(
   policy: CallPolicy,
   onRetry?: (error: unknown, attempt: number) => void,
 ): Promise<void> {
-  const op =
-    operation === 'touch'
-      ? v1.RelationshipUpdate_Operation.TOUCH
-      : v1.RelationshipUpdate_Operation.DELETE;
   const request: v1.WriteRelationshipsRequest = {
-    updates: batch.map((t) => ({ operation: op, relationship: toProto(t) })),
+    updates: updatesOf(operation, batch),
     optionalPreconditions: [],
   };
   await policy.run(
@@ -225,6 +239,22 @@ export function exportStream(
     },
     new Metadata(),
     policy.attemptOptions(),
+  );
+}
+
+/** The target SpiceDB's schema as its reflection (no definitions: it holds no schema). */
+export async function reflectSchema(
+  client: BulkClient,
+  policy: CallPolicy,
+): Promise<v1.ReflectSchemaResponse> {
+  return policy.run('ReflectSchema', 'read', (options) =>
+    client.promises.reflectSchema(
+      v1.ReflectSchemaRequest.create({
+        consistency: { requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } },
+      }),
+      new Metadata(),
+      options,
+    ),
   );
 }
 

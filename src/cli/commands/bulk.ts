@@ -34,9 +34,10 @@ interface ExportFlags {
 }
 
 const FORMATS = `
-FILE is one of: zed notation a line (.txt, .zed: project:p1#admin@user:alice), NDJSON
-(.ndjson, .jsonl), CSV with the header resource,relation,subject (.csv), or a playground
-YAML file's relationships block (.yaml, .yml).`;
+FILE is one of: zed notation a line (.txt, .zed: project:p1#admin@user:alice, SpiceDB's
+grammar: group:g#member@group:h#member, doc:d#viewer@user:a[caveat:{"k":1}][expiration:
+2030-01-01T00:00:00Z]), NDJSON (.ndjson, .jsonl), CSV with the header resource,relation,subject
+(.csv), or a playground YAML file's relationships (.yaml, .yml). See docs/bulk-import.md.`;
 
 async function checkFormat(file: string) {
   const { formatOf } = await import('../../bulk/formats.js');
@@ -67,7 +68,10 @@ export function registerBulkCommands(program: Command, run: Runner): void {
     )
     .option('--dry-run', 'validate FILE against the schema and count; needs no SpiceDB')
     .option('--checkpoint <path>', 'record progress here; re-run the same command to resume')
-    .option('--schema <file>', 'the schema lines are checked against (default: schema.zed)')
+    .option(
+      '--schema <file>',
+      "write FILE to SpiceDB first (refused if it would orphan stored relationships); lines are checked against SpiceDB's schema",
+    )
     .option('--concurrency <n>', 'WriteRelationships calls in flight', positiveInt)
     .option('--streams <n>', 'ImportBulkRelationships streams in flight (create)', positiveInt)
     .option('--chunk-size <n>', 'relationships per bulk stream (one transaction)', positiveInt)
@@ -83,26 +87,40 @@ Exit codes: 0 done, 1 invalid file (nothing written), 2 usage, 3 a write failed 
 
 Examples:
   authz import relationships.csv --dry-run
+  authz import playground.yaml --schema schema.zed
   authz import relationships.ndjson --mode create --checkpoint import.ckpt --streams 4`,
     )
     .action(
       run(async (io, file: string, flags: ImportFlags) => {
         if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
         await checkFormat(file);
-        const [{ runImport, formatImportSummary }, { readSchemaFile }] = await Promise.all([
-          import('../../bulk/import.js'),
-          import('../../spicedb/connection.js'),
-        ]);
-        const schemaText = await readSchemaFile(flags.schema).catch(() => {
-          throw new UsageError(`cannot read the schema ${flags.schema ?? 'schema.zed'}`);
-        });
+        const [{ runImport, formatImportSummary }, { readSchemaFile }, { SpiceDbGateway }] =
+          await Promise.all([
+            import('../../bulk/import.js'),
+            import('../../spicedb/connection.js'),
+            import('../../spicedb/gateway.js'),
+          ]);
+        const schemaText =
+          flags.schema === undefined
+            ? undefined
+            : await readSchemaFile(flags.schema).catch(() => {
+                throw new UsageError(`cannot read the schema ${flags.schema}`);
+              });
         const spicedb = flags.dryRun ? undefined : await connectSpiceDbFromEnv(io.env);
+        // the schema-admin path writes `--schema FILE` (SpiceDB refuses orphaning changes)
+        const gateway = spicedb
+          ? new SpiceDbGateway(spicedb.connection, {
+              timeoutMs: spicedb.settings.timeoutMs,
+              checkBatching: false,
+            })
+          : undefined;
         try {
           const summary = await runImport({
             file,
             mode: flags.mode,
             dryRun: flags.dryRun === true,
-            schemaText,
+            ...(schemaText !== undefined ? { schemaText } : {}),
+            ...(gateway ? { gateway } : {}),
             ...(spicedb?.connection.client ? { client: spicedb.connection.client } : {}),
             ...(flags.checkpoint ? { checkpointPath: flags.checkpoint } : {}),
             ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
@@ -115,7 +133,8 @@ Examples:
           if (summary.ok) return EXIT.ok;
           return summary.invalid > 0 ? EXIT.no : EXIT.failed;
         } finally {
-          spicedb?.connection.close();
+          if (gateway) gateway.close();
+          else spicedb?.connection.close();
         }
       }),
     );
