@@ -1,5 +1,5 @@
 import type { PublicPermission, ResourceType } from '../src/authz/schema.js';
-import { PERSONAS, SAMPLE, userOf, type Persona } from '../src/authz/sample-org.js';
+import { PERSONAS, SAMPLE, SAMPLE_SETUP, userOf, type Persona } from '../src/authz/sample-org.js';
 
 // The sample organization itself ships with the service (`authz seed` creates it).
 export { PERSONAS, SAMPLE, SAMPLE_SETUP, userOf, type Persona } from '../src/authz/sample-org.js';
@@ -128,4 +128,41 @@ export function matrixCells(): MatrixCell[] {
     });
   }
   return cells;
+}
+
+/** The sample organization under ids of its own: what scopedSample returns. */
+export interface ScopedSample {
+  sample: { [K in keyof typeof SAMPLE]: string };
+  userOf: (persona: Persona) => string;
+  setup: Array<{ actor: Persona; op: string; input: Record<string, string> }>;
+  cells: MatrixCell[];
+}
+
+/** The input fields of SAMPLE_SETUP that name an object or a user (the rest are roles). */
+const ID_FIELDS = new Set(['orgId', 'projectId', 'clusterId', 'volumeId', 'userId']);
+
+/**
+ * The sample organization, its setup and its matrix with every id (organization, projects,
+ * cluster, volume and each persona's user) prefixed by `scope`: tests that share one SpiceDB
+ * each build and read an organization nobody else writes to, in any order.
+ */
+export function scopedSample(scope: string): ScopedSample {
+  const scoped = (id: string) => `${scope}_${id}`;
+  const sample = Object.fromEntries(
+    Object.entries(SAMPLE).map(([key, id]) => [key, scoped(id)]),
+  ) as ScopedSample['sample'];
+  const setup = SAMPLE_SETUP.map((step) => ({
+    ...step,
+    input: Object.fromEntries(
+      Object.entries(step.input).map(([field, value]) => [
+        field,
+        ID_FIELDS.has(field) ? scoped(value) : value,
+      ]),
+    ),
+  }));
+  const cells = matrixCells().map((cell) => ({
+    ...cell,
+    resource: { type: cell.resource.type, id: scoped(cell.resource.id) },
+  }));
+  return { sample, userOf: (persona) => scoped(userOf(persona)), setup, cells };
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matrixCells, PERSONAS, SAMPLE, SAMPLE_SETUP, userOf } from '../../testkit/matrix.js';
+import { PERSONAS, scopedSample, type ScopedSample } from '../../testkit/matrix.js';
 import { dataOf, httpTrpc, type WireResponse } from '../support/sample-org.js';
 import { testTarget } from '../support/spicedb.js';
 import { freePort, waitForPort } from '../support/spicedb-server.js';
@@ -83,16 +83,35 @@ function runToExit(env: Record<string, string>): Promise<{ code: number | null; 
 
 const token = (persona: string) => tokenFor(persona);
 
-/** The checks of the whole matrix, one tRPC batch GET per persona; returns wrong cells. */
-async function matrixOverHttp(url: string): Promise<{ answered: number; wrong: string[] }> {
+/**
+ * Builds the sample organization under ids of its own (scopedSample) with POSTs, each of
+ * which must answer 200 with a zedToken: every test that reads it builds its own, so no test
+ * reads what another wrote, whatever runs first or alone.
+ */
+async function buildOverHttp(url: string, scope: string): Promise<ScopedSample> {
+  const org = scopedSample(scope);
   const client = httpTrpc(url, token);
-  const cells = matrixCells();
+  for (const step of org.setup) {
+    const call = await client.mutation(org.userOf(step.actor), step.op, step.input);
+    expect({ op: step.op, status: call.status }).toEqual({ op: step.op, status: 200 });
+    const { zedToken } = dataOf<{ zedToken: string }>(call);
+    expect(zedToken).toMatch(/\S/);
+  }
+  return org;
+}
+
+/** The checks of the whole matrix, one tRPC batch GET per persona; returns wrong cells. */
+async function matrixOverHttp(
+  url: string,
+  org: ScopedSample,
+): Promise<{ answered: number; wrong: string[] }> {
+  const client = httpTrpc(url, token);
   const wrong: string[] = [];
   let answered = 0;
   for (const persona of PERSONAS) {
-    const own = cells.filter((c) => c.persona === persona);
+    const own = org.cells.filter((c) => c.persona === persona);
     const batch = await client.batchQuery(
-      userOf(persona),
+      org.userOf(persona),
       own.map((c) => ({
         path: 'authz.check',
         input: { resource: `${c.resource.type}:${c.resource.id}`, permission: c.permission },
@@ -120,36 +139,33 @@ function contractOverHttp(service: () => RunningService) {
   });
 
   it('builds the sample organization with POSTs, each returning a zedToken', async () => {
-    const client = httpTrpc(service().url, token);
-    for (const step of SAMPLE_SETUP) {
-      const call = await client.mutation(userOf(step.actor), step.op, step.input);
-      expect({ op: step.op, status: call.status }).toEqual({ op: step.op, status: 200 });
-      const { zedToken } = dataOf<{ zedToken: string }>(call);
-      expect(zedToken).toMatch(/\S/);
-    }
+    const org = await buildOverHttp(service().url, 'build');
+    expect(org.setup).toHaveLength(16);
   });
 
   it('answers every cell of the matrix as the seed says', async () => {
-    const { answered, wrong } = await matrixOverHttp(service().url);
+    const org = await buildOverHttp(service().url, 'matrix');
+    const { answered, wrong } = await matrixOverHttp(service().url, org);
     expect(wrong).toEqual([]);
     expect(answered).toBe(360);
   });
 
   it('answers a plain GET check, checkBulk and a lookup in plain JSON', async () => {
+    const { sample, userOf } = await buildOverHttp(service().url, 'reads');
     const client = httpTrpc(service().url, token);
-    const check = await client.query('org_member_in_project', 'authz.check', {
-      resource: `cluster:${SAMPLE.clusterId}`,
+    const check = await client.query(userOf('org_member_in_project'), 'authz.check', {
+      resource: `cluster:${sample.clusterId}`,
       permission: 'ssh',
     });
     expect(check).toEqual({
       status: 200,
       body: { result: { data: { allowed: true, checkedAt: expect.any(String) as string } } },
     });
-    const bulk = await client.query('external_member', 'authz.checkBulk', {
+    const bulk = await client.query(userOf('external_member'), 'authz.checkBulk', {
       items: [
-        { resource: `volume:${SAMPLE.volumeId}`, permission: 'read_write' },
-        { resource: `volume:${SAMPLE.volumeId}`, permission: 'resize' },
-        { resource: `organization:${SAMPLE.orgId}`, permission: 'read_members' },
+        { resource: `volume:${sample.volumeId}`, permission: 'read_write' },
+        { resource: `volume:${sample.volumeId}`, permission: 'resize' },
+        { resource: `organization:${sample.orgId}`, permission: 'read_members' },
       ],
     });
     expect(dataOf<{ results: unknown }>(bulk).results).toEqual([
@@ -157,36 +173,41 @@ function contractOverHttp(service: () => RunningService) {
       { allowed: false },
       { allowed: false },
     ]);
-    const lookup = await client.query('org_member_outside', 'authz.lookupResources', {
+    const lookup = await client.query(userOf('org_member_outside'), 'authz.lookupResources', {
       resourceType: 'project',
       permission: 'view_name',
     });
     expect([...dataOf<{ resourceIds: string[] }>(lookup).resourceIds].sort()).toEqual(
-      [SAMPLE.projectId, SAMPLE.otherProjectId].sort(),
+      [sample.projectId, sample.otherProjectId].sort(),
     );
-    const members = await client.query('owner', 'org.listMembers', { orgId: SAMPLE.orgId });
+    const members = await client.query(userOf('owner'), 'org.listMembers', {
+      orgId: sample.orgId,
+    });
     expect(dataOf<{ members: unknown[] }>(members).members).toContainEqual({
-      userId: 'owner',
+      userId: userOf('owner'),
       role: 'owner',
     });
   });
 
   it('refuses a forbidden mutation with 403 FORBIDDEN and an owner rule with 412', async () => {
+    const { sample, userOf } = await buildOverHttp(service().url, 'refusals');
     const client = httpTrpc(service().url, token);
-    const refused = await client.mutation('org_member_outside', 'org.addMember', {
-      orgId: SAMPLE.orgId,
-      userId: 'newcomer',
+    const refused = await client.mutation(userOf('org_member_outside'), 'org.addMember', {
+      orgId: sample.orgId,
+      userId: 'refusals_newcomer',
       role: 'admin',
     });
     expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({ error: { data: { code: 'FORBIDDEN' } } });
-    const owner = await client.mutation('org_admin_joined', 'org.removeMember', {
-      orgId: SAMPLE.orgId,
-      userId: 'owner',
+    const owner = await client.mutation(userOf('org_admin_joined'), 'org.removeMember', {
+      orgId: sample.orgId,
+      userId: userOf('owner'),
     });
     expect(owner.status).toBe(412);
     expect(owner.body).toMatchObject({ error: { data: { code: 'PRECONDITION_FAILED' } } });
-    const conflict = await client.mutation('stranger', 'org.create', { orgId: SAMPLE.orgId });
+    const conflict = await client.mutation(userOf('stranger'), 'org.create', {
+      orgId: sample.orgId,
+    });
     expect(conflict.status).toBe(409);
   });
 
