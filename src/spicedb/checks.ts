@@ -45,13 +45,12 @@ export function refusalCallBudget(n: number): number {
   return 1 + 4 * Math.ceil(Math.log2(Math.max(2, n)));
 }
 
-function checkRequest(item: CheckItem, consistency: ReadConsistency, withTracing = false) {
+function checkRequest(item: CheckItem, consistency: ReadConsistency) {
   return v1.CheckPermissionRequest.create({
     resource: objectReference(item.resource.type, item.resource.id),
     permission: item.permission,
     subject: subjectReference(item.subject.type, item.subject.id),
     consistency: consistencyOf(consistency),
-    withTracing,
   });
 }
 
@@ -74,12 +73,6 @@ export class PermissionChecks {
       allowed: response.permissionship === v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
       checkedAt,
     };
-  }
-
-  withTrace(item: CheckItem, consistency: ReadConsistency) {
-    return this.policy.run('CheckPermission', 'read', (options) =>
-      this.api.checkPermission(checkRequest(item, consistency, true), new Metadata(), options),
-    );
   }
 
   /**

@@ -18,10 +18,12 @@ import { relationshipFilter, type FilterSpec, type RelationshipTuple, type v1 } 
 import { spiceDbReady } from './readiness.js';
 import { RelationshipReads, type LookupResourcesArgs } from './reads.js';
 import { SchemaCalls } from './schema-calls.js';
+import { tracedCheck, type TracedCheck } from './trace.js';
 import { writeRelationships } from './writes.js';
 
 export type { CheckItem, ObjectId } from './batching.js';
 export type { CheckOutcome } from './checks.js';
+export type { TraceNode, TracedCheck, TraceResult } from './trace.js';
 
 export interface GatewayOptions {
   /** The deadline of a whole call, retries included. */
@@ -61,8 +63,8 @@ export interface GatewayStats {
 }
 
 /**
- * The service's SpiceDB, one object: the calls live in checks.ts, reads.ts, writes.ts and
- * schema-calls.ts, all under one call policy (call-policy.ts), with the instance's
+ * The service's SpiceDB, one object: the calls live in checks.ts, trace.ts, reads.ts, writes.ts
+ * and schema-calls.ts, all under one call policy (call-policy.ts), with the instance's
  * read-your-writes tokens.
  */
 export class SpiceDbGateway {
@@ -152,8 +154,9 @@ export class SpiceDbGateway {
     return results.map((r) => ('allowed' in r ? { allowed: r.allowed, checkedAt } : r));
   }
 
-  checkWithTrace(item: CheckItem, consistency: ReadConsistency) {
-    return this.checks.withTrace(item, consistency);
+  /** CheckPermission with SpiceDB's debug trace, as plain data (trace.ts); never coalesced. */
+  checkWithTrace(item: CheckItem, consistency: ReadConsistency): Promise<TracedCheck> {
+    return tracedCheck(this.connection.api, this.policy, this.tokens, item, consistency);
   }
 
   checkBulk(
