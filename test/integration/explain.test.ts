@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { BACKEND_SCOPE } from '../../src/trpc/auth.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { anyPair } from '../../testkit/check-pairs.js';
@@ -6,23 +6,26 @@ import { anyPair } from '../../testkit/check-pairs.js';
 /**
  * authz.explain against a real SpiceDB: alice owns acme and created project p1 (so she is its
  * admin) with cluster c1; bob is an organization member and a project member; carol is an
- * external collaborator (project member, not in the organization).
+ * external collaborator (project member, not in the organization). Each test has a SpiceDB of
+ * its own (a fresh preshared key, its own datastore) with that data written, so no test reads
+ * what another changed.
  */
-describe('authz.explain', () => {
-  let app: TestApp;
-  beforeAll(async () => {
-    app = await createTestApp();
-    const alice = await app.as('alice');
-    await alice.org.create({ orgId: 'acme' });
-    await alice.org.addMember({ orgId: 'acme', userId: 'bob', role: 'member' });
-    await alice.project.create({ orgId: 'acme', projectId: 'p1' });
-    await alice.project.addCollaborator({ projectId: 'p1', userId: 'bob' });
-    await alice.project.addCollaborator({ projectId: 'p1', userId: 'carol' });
-    await alice.cluster.create({ projectId: 'p1', clusterId: 'c1' });
-  });
-  afterAll(() => app.close());
+async function sampleApp(): Promise<TestApp> {
+  const app = await createTestApp();
+  onTestFinished(() => app.close());
+  const alice = await app.as('alice');
+  await alice.org.create({ orgId: 'acme' });
+  await alice.org.addMember({ orgId: 'acme', userId: 'bob', role: 'member' });
+  await alice.project.create({ orgId: 'acme', projectId: 'p1' });
+  await alice.project.addCollaborator({ projectId: 'p1', userId: 'bob' });
+  await alice.project.addCollaborator({ projectId: 'p1', userId: 'carol' });
+  await alice.cluster.create({ projectId: 'p1', clusterId: 'c1' });
+  return app;
+}
 
+describe('authz.explain', () => {
   it('names the project admin relation that lets the project admin delete a cluster', async () => {
+    const app = await sampleApp();
     const alice = await app.as('alice');
     const answer = await alice.authz.explain({ resource: 'cluster:c1', permission: 'delete' });
     expect(answer).toMatchObject({
@@ -43,6 +46,7 @@ describe('authz.explain', () => {
   });
 
   it('explains an external collaborator reaching a cluster through their project membership', async () => {
+    const app = await sampleApp();
     const carol = await app.as('carol');
     const answer = await carol.authz.explain({ resource: 'cluster:c1', permission: 'ssh' });
     expect(answer).toMatchObject({
@@ -74,6 +78,7 @@ describe('authz.explain', () => {
   });
 
   it('refuses a project member deleting a cluster and names the relations that would grant it', async () => {
+    const app = await sampleApp();
     const bob = await app.as('bob');
     const answer = await bob.authz.explain({ resource: 'cluster:c1', permission: 'delete' });
     expect(answer).toMatchObject({ allowed: false, path: [], relationships: [] });
@@ -93,12 +98,14 @@ describe('authz.explain', () => {
   });
 
   it('names the missing parent when a cluster belongs to no project', async () => {
+    const app = await sampleApp();
     const alice = await app.as('alice');
     const answer = await alice.authz.explain({ resource: 'cluster:ghost', permission: 'view' });
     expect(answer).toMatchObject({ allowed: false, missing: ['cluster:ghost#project'] });
   });
 
   it('shows an organization admin who is a project member holding project admin through the intersection', async () => {
+    const app = await sampleApp();
     const alice = await app.as('alice');
     await alice.org.setMemberRole({ orgId: 'acme', userId: 'bob', role: 'admin' });
     const bob = await app.as('bob');
@@ -118,10 +125,40 @@ describe('authz.explain', () => {
     expect(answer.rules).toContain(
       'project#admin_role = admin + (member & organization->admin_role)',
     );
-    await alice.org.setMemberRole({ orgId: 'acme', userId: 'bob', role: 'member' });
+  });
+
+  it('finds the one project of several through which an external collaborator sees the organization', async () => {
+    const app = await sampleApp();
+    const alice = await app.as('alice');
+    // acme's projects are one sub-problem of SpiceDB's (project:p0,p1,p2#collaborator).
+    await alice.project.create({ orgId: 'acme', projectId: 'p0' });
+    await alice.project.create({ orgId: 'acme', projectId: 'p2' });
+    const carol = await app.as('carol');
+    const answer = await carol.authz.explain({
+      resource: 'organization:acme',
+      permission: 'view_name',
+    });
+    expect(answer.path).toEqual(['user:carol', 'project:p1#member', 'organization:acme#view_name']);
+    expect(answer.relationships.sort()).toEqual([
+      'organization:acme#project@project:p1',
+      'project:p1#member@user:carol',
+    ]);
+  });
+
+  it('explains a permission that needs no relationship (a user views their own profile)', async () => {
+    const app = await sampleApp();
+    const alice = await app.as('alice');
+    const own = await alice.authz.explain({ resource: 'user:alice', permission: 'view_profile' });
+    expect(own).toMatchObject({
+      allowed: true,
+      path: ['user:alice', 'user:alice#view_profile'],
+      relationships: [],
+      rules: ['user#view_profile = self'],
+    });
   });
 
   it('validates input and subject like authz.check', async () => {
+    const app = await sampleApp();
     const bob = await app.as('bob');
     await expect(bob.authz.explain(anyPair('cluster:c1', 'read_billing'))).rejects.toMatchObject({
       code: 'BAD_REQUEST',
