@@ -2,7 +2,13 @@ import type { ReadConsistency, RequestedConsistency } from '../spicedb/consisten
 import type { SpiceDbGateway } from '../spicedb/gateway.js';
 import type { AuthzService } from './service.js';
 import { filter } from './relationships.js';
-import { isResourceType, type PublicPermission, type ResourceType } from './schema.js';
+import {
+  isRelation,
+  isResourceType,
+  permissionExpression,
+  type PublicPermission,
+  type ResourceType,
+} from './schema.js';
 
 /**
  * What a caller may learn about an object, its people and its children: the seed's rows as the
@@ -34,6 +40,14 @@ export interface DisclosureCaller {
 
 type Ref = { type: string; id: string };
 const key = (ref: Ref) => `${ref.type}:${ref.id}`;
+
+/** An object the caller may not see, or that does not exist: the same words for both. */
+const unseen = (type: string) =>
+  `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} the caller cannot see`;
+
+/** The message of a refused permission; `object` from Disclosure.name. */
+export const lacks = (type: string, permission: string, object: string): string =>
+  `caller lacks ${type}#${permission} on ${object}`;
 
 /** The DISCLOSURE rule for one caller at one revision: what of an answer it may see. */
 export class Disclosure {
@@ -86,7 +100,24 @@ export class Disclosure {
 
   /** `type:id` when the caller may see it, else words that name no id (for refusal messages). */
   async name(ref: Ref): Promise<string> {
-    return (await this.maySee(ref)) ? key(ref) : `a ${ref.type} the caller cannot see`;
+    return (await this.maySee(ref)) ? key(ref) : unseen(ref.type);
+  }
+
+  /**
+   * The refusal of `permission` on `ref`, which the caller does not hold. A caller who may not
+   * see `ref` gets the same answer whether it exists or not: FORBIDDEN naming no id (CONTRACT:
+   * NOT_FOUND, "or FORBIDDEN where revealing its existence would leak"). NOT_FOUND only where
+   * it tells nothing: to a backend caller, of an object that does not exist.
+   */
+  async refusal(
+    ref: Ref,
+    permission: string,
+    exists: () => Promise<boolean>,
+  ): Promise<{ code: 'FORBIDDEN' | 'NOT_FOUND'; message: string }> {
+    if (this.caller.backend && !(await exists())) {
+      return { code: 'NOT_FOUND', message: `${ref.type} ${ref.id} does not exist` };
+    }
+    return { code: 'FORBIDDEN', message: lacks(ref.type, permission, await this.name(ref)) };
   }
 
   /** Whether the caller may list the people of `ref` (lookupSubjects' gate). */
@@ -152,7 +183,30 @@ export interface RedactableExplanation {
   permission: string;
   subject: string;
   missing: string[];
+  rules?: string[];
   explanation: string;
+}
+
+/**
+ * The refusal of an object the caller may not see, existing or not, as explain answers one that
+ * has no relationships at all: the relations its permission's expression starts from, and that
+ * expression. Nothing of its parents, nor how deep the rules go: an existing object reads
+ * exactly as one that never existed.
+ */
+function asIfUnrelated<T extends RedactableExplanation>(answer: T, type: string): T {
+  const target = `${answer.resource}#${answer.permission}`;
+  const expression = permissionExpression(type, answer.permission);
+  const starts = [...(expression ?? '').matchAll(/(\w+)(?:->\w+)?/g)]
+    .map((m) => m[1] ?? '')
+    .filter((name) => isResourceType(type) && isRelation(type, name));
+  const missing = [...new Set(starts)].map((name) => `${answer.resource}#${name}`);
+  const rules = expression === undefined ? [] : [`${type}#${answer.permission} = ${expression}`];
+  return {
+    ...answer,
+    missing,
+    ...(answer.rules === undefined ? {} : { rules }),
+    explanation: `no relation grants ${target} to ${answer.subject}: ${answer.resource} has no ${missing.join(' or ') || 'relation'} that leads to it, and nothing the caller can see would grant it`,
+  };
 }
 
 /**
@@ -165,6 +219,9 @@ export async function redactRefusal<T extends RedactableExplanation>(
   disclosure: Disclosure,
 ): Promise<T> {
   if (answer.allowed || disclosure.learnsEverything) return answer;
+  const target = `${answer.resource}#${answer.permission}`;
+  const [type = '', id = ''] = answer.resource.split(/:(.*)/s);
+  if (!(await disclosure.maySee({ type, id }))) return asIfUnrelated(answer, type);
   const refsOf = (text: string) =>
     [...text.matchAll(OBJECT_REF)].map((m) => ({
       type: m[1] ?? '',
@@ -176,7 +233,6 @@ export async function redactRefusal<T extends RedactableExplanation>(
   const missing = answer.missing.filter((entry) =>
     refsOf(entry).every((ref) => visible.has(`${ref.type}:${ref.id}`)),
   );
-  const target = `${answer.resource}#${answer.permission}`;
   const explanation =
     missing.length > 0
       ? `no relation grants ${target} to ${answer.subject}; of what the caller can see, it needs one of: ${missing.join(', ')}`

@@ -146,18 +146,29 @@ async function requirePermission(
   resource: { type: string; id: string },
   permission: string,
   consistency: Consistency,
+  exists: () => Promise<boolean>,
 ): Promise<void> {
   const { allowed } = await ctx.spicedb.check(
     { resource, permission, subject: { type: 'user', id: ctx.caller.userId } },
     ctx.spicedb.consistency(consistency),
   );
-  if (!allowed) {
-    const object = await disclosureFor(ctx, consistency).name(resource);
-    throw new TRPCError({
-      code: 'FORBIDDEN',
-      message: `caller lacks ${resource.type}#${permission} on ${object}`,
-    });
-  }
+  if (!allowed) throw await refused(ctx, resource, permission, consistency, exists);
+}
+
+/**
+ * The refusal of `permission` on `resource` (src/authz/disclosure.ts `refusal`): FORBIDDEN, the
+ * same whether an object the caller may not see exists or not; NOT_FOUND only to a backend
+ * caller, of an object that does not exist.
+ */
+async function refused(
+  ctx: Context & { caller: Caller },
+  resource: { type: string; id: string },
+  permission: string,
+  consistency: Consistency,
+  exists: () => Promise<boolean>,
+): Promise<TRPCError> {
+  const refusal = await disclosureFor(ctx, consistency).refusal(resource, permission, exists);
+  return new TRPCError(refusal);
 }
 
 /**
@@ -180,26 +191,14 @@ export const orgProcedure = (permission: OrgPermission) =>
     .input(z.object({ orgId: idSchema('orgId'), consistency: consistencySchema }))
     .use(async ({ ctx, input, type, next }) => {
       const consistency = authorizationConsistency(type, input.consistency);
-      try {
-        await requirePermission(
-          ctx,
-          { type: 'organization', id: input.orgId },
-          permission,
-          consistency,
-        );
-      } catch (error) {
-        // Only a refusal pays for the existence read that tells NOT_FOUND from FORBIDDEN.
-        if (
-          error instanceof TRPCError &&
-          !(await ctx.authz.organizationExists(input.orgId, consistency))
-        ) {
-          throw new TRPCError({
-            code: 'NOT_FOUND',
-            message: `organization ${input.orgId} does not exist`,
-          });
-        }
-        throw error;
-      }
+      // Only a backend caller's refusal pays for the existence read (NOT_FOUND from FORBIDDEN).
+      await requirePermission(
+        ctx,
+        { type: 'organization', id: input.orgId },
+        permission,
+        consistency,
+        () => ctx.authz.organizationExists(input.orgId, consistency),
+      );
       return next({ ctx: { orgId: input.orgId } });
     });
 
@@ -209,19 +208,13 @@ export const projectProcedure = (permission: ProjectPermission) =>
     .input(z.object({ projectId: idSchema('projectId'), consistency: consistencySchema }))
     .use(async ({ ctx, input, type, next }) => {
       const consistency = authorizationConsistency(type, input.consistency);
+      const project = { type: 'project', id: input.projectId };
       const orgId = await ctx.authz.parentOf('project', input.projectId, consistency);
+      // An unknown project is refused as one the caller may not see (no check needed).
       if (orgId === undefined) {
-        throw new TRPCError({
-          code: 'NOT_FOUND',
-          message: `project ${input.projectId} does not exist`,
-        });
+        throw await refused(ctx, project, permission, consistency, () => Promise.resolve(false));
       }
-      await requirePermission(
-        ctx,
-        { type: 'project', id: input.projectId },
-        permission,
-        consistency,
-      );
+      await requirePermission(ctx, project, permission, consistency, () => Promise.resolve(true));
       return next({ ctx: { orgId, projectId: input.projectId } });
     });
 
@@ -243,8 +236,12 @@ export const childProcedure = <K extends 'cluster' | 'volume'>(
       const id = input[field];
       const projectId = await ctx.authz.parentOf(kind, id, consistency);
       if (projectId === undefined) {
-        throw new TRPCError({ code: 'NOT_FOUND', message: `${kind} ${id} does not exist` });
+        throw await refused(ctx, { type: kind, id }, permission, consistency, () =>
+          Promise.resolve(false),
+        );
       }
-      await requirePermission(ctx, { type: kind, id }, permission, consistency);
+      await requirePermission(ctx, { type: kind, id }, permission, consistency, () =>
+        Promise.resolve(true),
+      );
       return next({ ctx: { projectId, childId: id } });
     });

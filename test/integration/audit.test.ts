@@ -93,7 +93,7 @@ describe('audit trail: every mutation, refusals included, as one structured reco
       {
         operation: 'cluster.delete',
         target: { clusterId: 'no-such-cluster' },
-        outcome: 'NOT_FOUND',
+        outcome: 'FORBIDDEN',
       },
     ]);
 

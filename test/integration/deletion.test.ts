@@ -88,7 +88,7 @@ describe('project.delete', () => {
     }
     expect(await svc.mutation('owner', 'project.delete', { projectId: 'nope' })).toMatchObject({
       ok: false,
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
     });
     expect(await everything()).toEqual(afterAdd);
     expect(afterAdd.length).toBe(before.length + 1);
@@ -111,7 +111,7 @@ describe('project.delete', () => {
       await svc.query('owner', 'project.listCollaborators', { projectId: 'p1' }),
     ).toMatchObject({
       ok: false,
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
     });
     // Nothing is left behind: the id is free again.
     await svc.must('owner', 'project.create', { orgId: ORG, projectId: 'p1' });
@@ -127,7 +127,7 @@ describe('project.delete', () => {
         .map((r) => [r.caller, r.operation, r.target, r.outcome, r.zedToken !== null]),
     ).toEqual([
       ['ada', 'project.delete', { projectId: 'p1' }, 'ok', true],
-      ['ada', 'project.delete', { projectId: 'p1' }, 'NOT_FOUND', false],
+      ['ada', 'project.delete', { projectId: 'p1' }, 'FORBIDDEN', false],
     ]);
   });
 
@@ -204,7 +204,7 @@ describe('org.delete', () => {
     }
     expect(await svc.mutation('owner', 'org.delete', { orgId: 'nope' })).toMatchObject({
       ok: false,
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
     });
     expect(await svc.mutation('owner', 'org.delete', { orgId: ORG, cascade: 'yes' })).toMatchObject(
       {
@@ -269,7 +269,7 @@ describe('org.leave', () => {
     ).toEqual([]);
   });
 
-  it('the owner may not (PRECONDITION_FAILED); an outsider is FORBIDDEN; an unknown organization NOT_FOUND', async () => {
+  it('the owner may not (PRECONDITION_FAILED); an outsider is FORBIDDEN; an unknown organization FORBIDDEN, as one it cannot see', async () => {
     const owner = await svc.mutation('owner', 'org.leave', { orgId: ORG });
     expect(owner).toMatchObject({ ok: false, code: 'PRECONDITION_FAILED' });
     expect(owner.ok ? '' : owner.message).toContain('transfer ownership');
@@ -279,7 +279,7 @@ describe('org.leave', () => {
     });
     expect(await svc.mutation('max', 'org.leave', { orgId: 'nope' })).toMatchObject({
       ok: false,
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
     });
     expect(await allowed('owner', `organization:${ORG}`, 'write_settings')).toBe(true);
     expect(await allowed('ext', 'project:p1', 'read_settings')).toBe(true);

@@ -71,7 +71,7 @@ describe('name is not the service’s data', () => {
     const project = await svc.query('owner', 'project.listCollaborators', {
       projectId: 'named-project',
     });
-    expect(project).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(project).toMatchObject({ ok: false, code: 'FORBIDDEN' });
   });
 
   it('a query carrying a name is refused too', async () => {
@@ -205,7 +205,7 @@ describe('invitations', () => {
     expect(await members()).toContainEqual({ userId: 'gus', role: 'member', expiresAt: at });
   });
 
-  it('refuses: a member inviting (FORBIDDEN), inviting a member or twice (CONFLICT), an unknown organization (NOT_FOUND)', async () => {
+  it('refuses: a member inviting (FORBIDDEN), inviting a member or twice (CONFLICT), an unknown organization (FORBIDDEN, as one the caller cannot see)', async () => {
     expect(
       await svc.mutation('max', 'org.invite', { orgId: ORG, userId: 'zed', role: 'member' }),
     ).toMatchObject({
@@ -233,7 +233,7 @@ describe('invitations', () => {
       }),
     ).toMatchObject({
       ok: false,
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
     });
     // Only the invitee accepts: anyone else has no invitation of their own to accept.
     expect(await svc.mutation('max', 'org.acceptInvitation', { orgId: ORG })).toMatchObject({

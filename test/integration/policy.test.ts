@@ -311,46 +311,46 @@ describe('refusals on the sample organization leave it unchanged', () => {
     },
     {
       name: 'a member is invited to an unknown organization',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () =>
         (await as('owner')).org.addMember({ orgId: 'no_such_org', userId: 'x', role: 'member' }),
     },
     {
       name: 'the members of an unknown organization are listed',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () => (await as('owner')).org.listMembers({ orgId: 'no_such_org' }),
     },
     {
       name: 'a project is created in an unknown organization',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () =>
         (await as('owner')).project.create({ orgId: 'no_such_org', projectId: 'p_new' }),
     },
     {
       name: 'a collaborator is added to an unknown project',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () =>
         (await as('owner')).project.addCollaborator({ projectId: 'no_such_project', userId: 'x' }),
     },
     {
       name: 'an unknown project is joined',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () => (await as('org_admin_not_joined')).project.join({ projectId: 'nope' }),
     },
     {
       name: 'a cluster is created in an unknown project',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () =>
         (await as('owner')).cluster.create({ projectId: 'no_such_project', clusterId: 'c_new' }),
     },
     {
       name: 'an unknown cluster is deleted',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () => (await as('owner')).cluster.delete({ clusterId: 'no_such_cluster' }),
     },
     {
       name: 'an unknown volume is deleted',
-      code: 'NOT_FOUND',
+      code: 'FORBIDDEN',
       attempt: async () => (await as('owner')).volume.delete({ volumeId: 'no_such_volume' }),
     },
     {

@@ -39,12 +39,12 @@ describe('listing a project’s clusters and volumes', () => {
     expect(await alice.volume.list({ projectId: 'serve' })).toEqual({ volumeIds: [] });
   });
 
-  it('refuses whoever may not see them, and names an unknown project NOT_FOUND', async () => {
+  it('refuses whoever may not see them, and refuses an unknown project alike (FORBIDDEN)', async () => {
     const bob = await app.as('bob'); // an organization member, not a collaborator of train
     expect(await codeOf(bob.cluster.list({ projectId: 'train' }))).toBe('FORBIDDEN');
     const dave = await app.as('dave');
     expect(await codeOf(dave.volume.list({ projectId: 'serve' }))).toBe('FORBIDDEN');
-    expect(await codeOf(dave.cluster.list({ projectId: 'nope' }))).toBe('NOT_FOUND');
+    expect(await codeOf(dave.cluster.list({ projectId: 'nope' }))).toBe('FORBIDDEN');
     expect(await codeOf(dave.cluster.list({ projectId: 'bad id' }))).toBe('BAD_REQUEST');
   });
 

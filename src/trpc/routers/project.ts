@@ -33,11 +33,15 @@ export const projectRouter = router({
       // Authorizing a write reads the head revision, as the base procedures do.
       const head = { fullyConsistent: true } as const;
       const orgId = await ctx.authz.parentOf('project', input.projectId, head);
-      if (orgId === undefined) {
-        throw new TRPCError({
-          code: 'NOT_FOUND',
-          message: `project ${input.projectId} does not exist`,
-        });
+      const project = { type: 'project', id: input.projectId };
+      const disclosure = disclosureFor(ctx, head);
+      // A project the caller may not see answers as one that does not exist (disclosure.ts).
+      if (orgId === undefined || !(await disclosure.maySee(project))) {
+        throw new TRPCError(
+          await disclosure.refusal(project, 'view_name', () =>
+            Promise.resolve(orgId !== undefined),
+          ),
+        );
       }
       const { allowed } = await ctx.spicedb.check(
         {
@@ -48,7 +52,7 @@ export const projectRouter = router({
         ctx.spicedb.consistency(head),
       );
       if (!allowed) {
-        const org = await disclosureFor(ctx, head).name({ type: 'organization', id: orgId });
+        const org = await disclosure.name({ type: 'organization', id: orgId });
         throw new TRPCError({
           code: 'FORBIDDEN',
           message: `only admins of ${org} may join its projects`,
