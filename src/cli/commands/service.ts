@@ -1,68 +1,18 @@
 import type { Command } from 'commander';
-import { checkPairOf, typePairOf } from '../../authz/check-pair.js';
-import { parseObjectRef } from '../../authz/object-ref.js';
-import {
-  isPublicPermission,
-  isResourceType,
-  PUBLIC_PERMISSIONS,
-  RESOURCE_TYPES,
-} from '../../authz/schema.js';
+import { typePairOf } from '../../authz/check-pair.js';
+import { RESOURCE_TYPES } from '../../authz/schema.js';
 import { resolveTarget, type ServiceTarget } from '../contexts.js';
 import { colourOf, EXIT, UsageError, type CliIo } from '../io.js';
 import { mintDevToken, serviceClient, serviceFailure } from '../service.js';
-import { didYouMean } from '../suggest.js';
 import type { Runner } from './runner.js';
-
-export interface ServiceFlags {
-  json?: boolean;
-  url?: string;
-  token?: string;
-  context?: string;
-  fullyConsistent?: boolean;
-  atLeastAsFresh?: string;
-}
-
-const subjectOf = (subject: string) => (subject.includes(':') ? subject : `user:${subject}`);
-
-function consistencyOf(flags: ServiceFlags) {
-  if (flags.fullyConsistent && flags.atLeastAsFresh) {
-    throw new UsageError('--fully-consistent and --at-least-as-fresh exclude each other');
-  }
-  if (flags.fullyConsistent) return { consistency: { fullyConsistent: true as const } };
-  return flags.atLeastAsFresh ? { consistency: { atLeastAsFresh: flags.atLeastAsFresh } } : {};
-}
-
-function resourceTypeOf(type: string) {
-  if (!isResourceType(type)) {
-    throw new UsageError(
-      `unknown resource type "${type}"${didYouMean(type, RESOURCE_TYPES)}; one of: ${RESOURCE_TYPES.join(', ')}`,
-    );
-  }
-  return type;
-}
-
-function permissionOf(type: string, permission: string) {
-  const resourceType = resourceTypeOf(type);
-  if (!isPublicPermission(resourceType, permission)) {
-    const known = PUBLIC_PERMISSIONS[resourceType];
-    throw new UsageError(
-      `"${permission}" is not a permission of ${resourceType}${didYouMean(permission, known)}; one of: ${known.join(', ')}`,
-    );
-  }
-  return permission;
-}
-
-/** RESOURCE PERMISSION [SUBJECT] as the typed client's input; a bad name is a usage error. */
-export function checkInput(resource: string, permission: string, subject: string | undefined) {
-  const ref = parseObjectRef(resource);
-  if ('error' in ref) throw new UsageError(`RESOURCE "${resource}" ${ref.error}`);
-  permissionOf(ref.type, permission);
-  // permissionOf refused any permission not of the resource's type, so the pair is typed.
-  const pair = checkPairOf(resource, permission);
-  if (pair === undefined)
-    throw new UsageError(`"${permission}" is not a permission of ${ref.type}`);
-  return { ...pair, ...(subject !== undefined ? { subject: subjectOf(subject) } : {}) };
-}
+import {
+  checkInput,
+  consistencyOf,
+  permissionOf,
+  resourceTypeOf,
+  subjectOf,
+  type ServiceFlags,
+} from './service-input.js';
 
 const CONSISTENCY_HELP = `
 Consistency: without a flag the service reads at least as fresh as its own last write.`;

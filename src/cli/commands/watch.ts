@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { colourOf, EXIT, UsageError, type CliIo } from '../io.js';
 import { serviceClient } from '../service.js';
 import type { Runner } from './runner.js';
-import { addServiceOptions, checkInput, withService, type ServiceFlags } from './service.js';
+import { addServiceOptions, withService } from './service.js';
+import { checkInput, type ServiceFlags } from './service-input.js';
 
 interface WatchFlags extends ServiceFlags {
   since?: string;
