@@ -1,11 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../../src/cli/index.js';
 import { freePort } from '../../src/spicedb/loopback.js';
-import { repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import {
+  repoRoot,
+  runNode,
+  startService,
+  type ServiceProcess,
+} from '../support/service-process.js';
 
 /**
  * The `authz` executable as people run it (bin/authz.js from the sources, a real process):
@@ -19,23 +23,14 @@ beforeAll(() => {
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 function authz(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/authz.js'), ...argv], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        XDG_CONFIG_HOME: path.join(home, 'config'),
-        AUTHZ_CLI_SOURCE: '1',
-        ...env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  return runNode([path.join(repoRoot, 'bin/authz.js'), ...argv], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, 'config'),
+      AUTHZ_CLI_SOURCE: '1',
+      ...env,
+    },
   });
 }
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, runCli, type CliIo } from '../../src/cli/index.js';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
 import { createTestApp, startHttpApp, type TestApp } from '../support/app.js';
+import { runNode } from '../support/service-process.js';
 import { testTarget } from '../support/spicedb.js';
 import { tokenFor } from '../../testkit/tokens.js';
 
@@ -32,18 +32,7 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv) {
 
 /** The real `authz` executable (bin/authz.js, from the sources), as `npx authz` runs it. */
 function spawnBin(argv: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...argv], {
-      env: { ...env, AUTHZ_CLI_SOURCE: '1' },
-      cwd: repoRoot,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runNode([BIN, ...argv], { env: { ...env, AUTHZ_CLI_SOURCE: '1' }, cwd: repoRoot });
 }
 
 describe('authz CLI against the service over HTTP', () => {

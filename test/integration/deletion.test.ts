@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_UPDATES_PER_WRITE } from '../../src/authz/service.js';
 import type { SpiceDbGateway } from '../../src/spicedb/gateway.js';
 import { touch } from '../../src/spicedb/proto.js';
-import { startHttpService, type HttpService } from '../support/http-service.js';
+import { allowedOver, startHttpService, type HttpService } from '../support/http-service.js';
 
 /**
  * project.delete, org.delete (cascade) and org.leave over plain HTTP against a real SpiceDB:
@@ -13,7 +13,6 @@ let svc: HttpService;
 const ORG = 'del-acme';
 const OTHER_ORG = 'del-globex';
 const strong = { kind: 'fullyConsistent' } as const;
-const fresh = { fullyConsistent: true } as const;
 
 /** Every relationship SpiceDB holds, as text. */
 async function everything(): Promise<string[]> {
@@ -32,15 +31,8 @@ const mentioning = async (...ids: string[]) =>
     ids.some((id) => r.includes(`:${id}#`) || r.endsWith(`:${id}`)),
   );
 
-async function allowed(userId: string, resource: string, permission: string): Promise<boolean> {
-  const answer = await svc.query<{ allowed: boolean }>(userId, 'authz.check', {
-    resource,
-    permission,
-    consistency: fresh,
-  });
-  if (!answer.ok) throw new Error(`check failed: ${answer.code} ${answer.message}`);
-  return answer.data.allowed;
-}
+const allowed = (userId: string, resource: string, permission: string) =>
+  allowedOver(svc, userId, resource, permission);
 
 /**
  * acme: owner; ada (admin, joined p1), max (member, in p1 and p2), pia (project admin of p1);

@@ -7,6 +7,7 @@ import { exportOrganization } from '../../scripts/playground/org-export.js';
 import { readSchemaFile } from '../../src/spicedb/connection.js';
 import {
   eventually,
+  allowedOver,
   inSeconds,
   startHttpService,
   type HttpService,
@@ -23,15 +24,8 @@ const ORG = 'inv-acme';
 const PROJECT = 'inv-ml';
 const fresh = { fullyConsistent: true } as const;
 
-async function allowed(userId: string, resource: string, permission: string): Promise<boolean> {
-  const answer = await svc.query<{ allowed: boolean }>(userId, 'authz.check', {
-    resource,
-    permission,
-    consistency: fresh,
-  });
-  if (!answer.ok) throw new Error(`check failed: ${answer.code} ${answer.message}`);
-  return answer.data.allowed;
-}
+const allowed = (userId: string, resource: string, permission: string) =>
+  allowedOver(svc, userId, resource, permission);
 
 async function members() {
   const answer = await svc.query<{

@@ -80,3 +80,19 @@ export async function eventually(probe: () => Promise<boolean>, boundMs = 30_000
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** Whether `userId` holds `permission` on `resource`, asked over HTTP at the newest revision. */
+export async function allowedOver(
+  svc: HttpService,
+  userId: string,
+  resource: string,
+  permission: string,
+): Promise<boolean> {
+  const answer = await svc.query<{ allowed: boolean }>(userId, 'authz.check', {
+    resource,
+    permission,
+    consistency: { fullyConsistent: true },
+  });
+  if (!answer.ok) throw new Error(`check failed: ${answer.code} ${answer.message}`);
+  return answer.data.allowed;
+}
