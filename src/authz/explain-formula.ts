@@ -1,99 +1,17 @@
 import type { TraceNode } from '../spicedb/trace.js';
+import type { PermissionTree } from './schema.generated.js';
 import type { SchemaDefinitions } from './watch-scope.js';
 
 /**
  * A permission's operators, which SpiceDB's debug trace does not carry: within one permission
  * the trace lists the parts of a union, an intersection or an exclusion alike as sub-problems.
- * They are read from the expression the generated schema module holds (src/authz/
- * schema.generated.ts, or a test schema compiled the same way), as SpiceDB's own schema
- * generator prints it: `-` binds loosest, then `&`, then `+`, all left-associative, with
- * parentheses where SpiceDB's generator puts them. Every use is checked against the trace: a
- * formula whose value over the trace's results is not SpiceDB's answer for that node is not
- * used (explain then reads the node as the trace alone shows it).
+ * They are the tree SpiceDB compiled the permission to (its UsersetRewrite), as the generated
+ * schema module holds it (src/authz/schema.generated.ts, or a test schema compiled the same
+ * way by devvalidate `schema`). Every use is checked against the trace: a formula whose value
+ * over the trace's results is not SpiceDB's answer for that node is not used (explain then
+ * reads the node as the trace alone shows it).
  */
-export type Formula =
-  | { op: 'union' | 'intersection'; parts: Formula[] }
-  | { op: 'exclusion'; base: Formula; minus: Formula }
-  /** A relation or permission of the same object (a computed userset). */
-  | { op: 'computed'; name: string }
-  /** `tupleset->target`, `tupleset.any(target)`, `tupleset.all(target)`. */
-  | { op: 'arrow'; tupleset: string; target: string; all: boolean }
-  | { op: 'self' }
-  | { op: 'nil' };
-
-const TOKEN = /\s*(->|[()+&\-.]|[a-z][a-z0-9_]*)/y;
-
-function tokens(expression: string): string[] {
-  const found: string[] = [];
-  TOKEN.lastIndex = 0;
-  while (TOKEN.lastIndex < expression.trimEnd().length) {
-    const match = TOKEN.exec(expression);
-    if (match?.[1] === undefined) throw new Error(`unexpected text in ${expression}`);
-    found.push(match[1]);
-  }
-  return found;
-}
-
-/** The operators of a generated expression; throws on text SpiceDB's generator does not write. */
-export function formulaOf(expression: string): Formula {
-  const list = tokens(expression);
-  let at = 0;
-  const peek = () => list[at];
-  const take = (expected?: string): string => {
-    const token = list[at];
-    if (token === undefined || (expected !== undefined && token !== expected)) {
-      throw new Error(`expected ${expected ?? 'a term'} in ${expression}`);
-    }
-    at += 1;
-    return token;
-  };
-  const term = (): Formula => {
-    const token = take();
-    if (token === '(') {
-      const inner = exclusion();
-      take(')');
-      return inner;
-    }
-    if (!/^[a-z]/.test(token)) throw new Error(`unexpected ${token} in ${expression}`);
-    if (peek() === '->') {
-      take();
-      return { op: 'arrow', tupleset: token, target: take(), all: false };
-    }
-    if (peek() === '.') {
-      take();
-      const fn = take();
-      take('(');
-      const target = take();
-      take(')');
-      return { op: 'arrow', tupleset: token, target, all: fn === 'all' };
-    }
-    if (token === 'nil') return { op: 'nil' };
-    if (token === 'self') return { op: 'self' };
-    return { op: 'computed', name: token };
-  };
-  const level =
-    (operator: string, op: 'union' | 'intersection', next: () => Formula) => (): Formula => {
-      const parts = [next()];
-      while (peek() === operator) {
-        take();
-        parts.push(next());
-      }
-      return parts.length === 1 ? (parts[0] as Formula) : { op, parts };
-    };
-  const union = level('+', 'union', term);
-  const intersection = level('&', 'intersection', union);
-  const exclusion = (): Formula => {
-    let formula = intersection();
-    while (peek() === '-') {
-      take();
-      formula = { op: 'exclusion', base: formula, minus: intersection() };
-    }
-    return formula;
-  };
-  const formula = exclusion();
-  if (at !== list.length) throw new Error(`unexpected ${peek() ?? ''} in ${expression}`);
-  return formula;
-}
+export type Formula = PermissionTree;
 
 /** The permission's formula from the definitions, undefined for a relation or unknown name. */
 export function permissionFormula(
@@ -102,16 +20,11 @@ export function permissionFormula(
   permission: string,
 ): { expression: string; formula: Formula } | undefined {
   const definition = Object.hasOwn(definitions, type) ? definitions[type] : undefined;
-  const expression =
+  const found =
     definition && Object.hasOwn(definition.permissions, permission)
-      ? definition.permissions[permission]?.expression
+      ? definition.permissions[permission]
       : undefined;
-  if (expression === undefined) return undefined;
-  try {
-    return { expression, formula: formulaOf(expression) };
-  } catch {
-    return undefined;
-  }
+  return found && { expression: found.expression, formula: found.tree };
 }
 
 export type Value = 'has' | 'no' | 'unknown';

@@ -17,7 +17,8 @@ import type { SchemaDefinitions } from './watch-scope.js';
  * Why SpiceDB answers a check the way it does, in domain terms, from the check's own debug
  * trace (CheckPermission with `withTracing`, what `zed permission check --explain` prints): the
  * sub-problems SpiceDB answered on the way, read with each permission's operators from the
- * generated schema module (explain-formula.ts). See docs/explain.md.
+ * tree SpiceDB compiled it to, in the generated schema module (explain-formula.ts). See
+ * docs/explain.md.
  */
 
 export type { Onr } from './explain-paths.js';

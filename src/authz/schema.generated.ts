@@ -2,7 +2,7 @@
 // development package (scripts/playground/devvalidate): do not edit, change schema.zed and
 // regenerate. Per resource type: its relations with their allowed subject types, its
 // permissions with their expression (as SpiceDB writes it back: + binds tighter than &,
-// which binds tighter than -) and doc comment.
+// which binds tighter than -), the same expression as the tree SpiceDB compiled, and doc comment.
 
 export interface SubjectTypeShape {
   /** The subject's object type. */
@@ -17,13 +17,35 @@ export interface SubjectTypeShape {
   readonly expiration?: boolean;
 }
 
+/**
+ * A permission's expression as SpiceDB compiled it (its UsersetRewrite): a union, intersection
+ * or exclusion (`base - minus`) of parts; a relation or permission of the same object
+ * (computed); `tupleset->target`, `tupleset.any(target)` or `tupleset.all(target)` (arrow);
+ * `self`; `nil`.
+ */
+export type PermissionTree =
+  | { readonly op: 'union' | 'intersection'; readonly parts: readonly PermissionTree[] }
+  | { readonly op: 'exclusion'; readonly base: PermissionTree; readonly minus: PermissionTree }
+  | { readonly op: 'computed'; readonly name: string }
+  | {
+      readonly op: 'arrow';
+      readonly tupleset: string;
+      readonly target: string;
+      readonly all: boolean;
+    }
+  | { readonly op: 'self' }
+  | { readonly op: 'nil' };
+
 export interface DefinitionShape {
   readonly comment: string;
   readonly relations: Readonly<
     Record<string, { readonly comment: string; readonly subjectTypes: readonly SubjectTypeShape[] }>
   >;
   readonly permissions: Readonly<
-    Record<string, { readonly comment: string; readonly expression: string }>
+    Record<
+      string,
+      { readonly comment: string; readonly expression: string; readonly tree: PermissionTree }
+    >
   >;
 }
 
@@ -42,6 +64,7 @@ export const DEFINITIONS = {
         comment:
           'External Collaborators: View their own profile settings (`self`: the user themselves, no relationship needed)',
         expression: 'self',
+        tree: { op: 'self' },
       },
     },
   },
@@ -64,54 +87,96 @@ export const DEFINITIONS = {
       admin_role: {
         comment: 'Organization Roles: Admin (the Owner is a special Admin)',
         expression: 'owner + admin',
+        tree: {
+          op: 'union',
+          parts: [
+            { op: 'computed', name: 'owner' },
+            { op: 'computed', name: 'admin' },
+          ],
+        },
       },
       member_role: {
         comment: 'Organization Roles: Member; every Admin is also a Member',
         expression: 'admin_role + member',
+        tree: {
+          op: 'union',
+          parts: [
+            { op: 'computed', name: 'admin_role' },
+            { op: 'computed', name: 'member' },
+          ],
+        },
       },
       read_settings: {
         comment: 'Organization settings: Read (Admin Yes, Member Yes)',
         expression: 'member_role',
+        tree: { op: 'computed', name: 'member_role' },
       },
       write_settings: {
         comment: 'Organization settings: Write (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
-      read_billing: { comment: 'Billing: Read (Admin Yes, Member Yes)', expression: 'member_role' },
-      write_billing: { comment: 'Billing: Write (Admin Yes, Member No)', expression: 'admin_role' },
+      read_billing: {
+        comment: 'Billing: Read (Admin Yes, Member Yes)',
+        expression: 'member_role',
+        tree: { op: 'computed', name: 'member_role' },
+      },
+      write_billing: {
+        comment: 'Billing: Write (Admin Yes, Member No)',
+        expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
+      },
       read_projects: {
         comment: 'Projects: Read (Admin Yes, Member Yes)',
         expression: 'member_role',
+        tree: { op: 'computed', name: 'member_role' },
       },
       create_project: {
         comment: 'Projects: Create (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
-      read_members: { comment: 'Members: Read (Admin Yes, Member Yes)', expression: 'member_role' },
+      read_members: {
+        comment: 'Members: Read (Admin Yes, Member Yes)',
+        expression: 'member_role',
+        tree: { op: 'computed', name: 'member_role' },
+      },
       invite_member: {
         comment: 'Members: Invite (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       remove_member: {
         comment: 'Members: Remove (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       manage_roles: {
         comment: 'Members: Manage roles (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       view_name: {
         comment:
           "External Collaborators: no organization-level permissions beyond seeing the organization's name",
         expression: 'member_role + project->collaborator',
+        tree: {
+          op: 'union',
+          parts: [
+            { op: 'computed', name: 'member_role' },
+            { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
+          ],
+        },
       },
       transfer_ownership: {
         comment: 'Policy: only the owner hands ownership to an admin',
         expression: 'owner',
+        tree: { op: 'computed', name: 'owner' },
       },
       join_projects: {
         comment: 'Policy: an organization admin may join any project of the organization',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
     },
   },
@@ -127,76 +192,118 @@ export const DEFINITIONS = {
         comment:
           'Project Roles: Admin. An organization admin in a project is always a project admin, even if an older write left them a project member.',
         expression: 'admin + (member & organization->admin_role)',
+        tree: {
+          op: 'union',
+          parts: [
+            { op: 'computed', name: 'admin' },
+            {
+              op: 'intersection',
+              parts: [
+                { op: 'computed', name: 'member' },
+                { op: 'arrow', tupleset: 'organization', target: 'admin_role', all: false },
+              ],
+            },
+          ],
+        },
       },
       collaborator: {
         comment:
           'Project Roles: Admin or Member, organization members and external collaborators alike',
         expression: 'admin + member',
+        tree: {
+          op: 'union',
+          parts: [
+            { op: 'computed', name: 'admin' },
+            { op: 'computed', name: 'member' },
+          ],
+        },
       },
       read_settings: {
         comment: 'Project settings: Read (Admin Yes, Member Yes)',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       write_settings: {
         comment: 'Project settings: Write (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       read_cost_analytics: {
         comment: 'Project cost analytics (Admin Yes, Member Yes)',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       read_api_keys: {
         comment: 'API keys: Read (Admin Yes, Member Yes)',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       create_api_key: {
         comment: 'API keys: Create (Admin Yes, Member Yes)',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       revoke_api_key: {
         comment: 'API keys: Revoke (Admin Yes, Member Yes)',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       read_collaborators: {
         comment: 'Collaborators: Read (Admin Yes, Member Yes)',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       add_collaborator: {
         comment: 'Collaborators: Add (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       remove_collaborator: {
         comment: 'Collaborators: Remove (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       manage_roles: {
         comment: 'Collaborators: Manage roles (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       view_name: {
         comment:
           'Organization Roles: Member can see the Projects list; collaborators see their own projects',
         expression: 'collaborator + organization->read_projects',
+        tree: {
+          op: 'union',
+          parts: [
+            { op: 'computed', name: 'collaborator' },
+            { op: 'arrow', tupleset: 'organization', target: 'read_projects', all: false },
+          ],
+        },
       },
       create_cluster: {
         comment: 'GPU Clusters (Control Plane): Create clusters (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       create_volume: {
         comment: 'GPU Clusters (Control Plane): Create and resize volumes (Admin Yes, Member No)',
         expression: 'admin_role',
+        tree: { op: 'computed', name: 'admin_role' },
       },
       use_fine_tuning: {
         comment: 'Fine-Tuning: all Project Collaborators have full access',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       use_endpoints: {
         comment: 'Endpoints: all Project Collaborators have full access',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
       use_serverless_inference: {
         comment: 'Serverless Inference: all Project Collaborators have full access',
         expression: 'collaborator',
+        tree: { op: 'computed', name: 'collaborator' },
       },
     },
   },
@@ -207,37 +314,45 @@ export const DEFINITIONS = {
       delete: {
         comment: 'GPU Clusters (Control Plane): Delete clusters (Admin Yes, Member No)',
         expression: 'project->admin_role',
+        tree: { op: 'arrow', tupleset: 'project', target: 'admin_role', all: false },
       },
       scale: {
         comment: 'GPU Clusters (Control Plane): Scale clusters (Admin Yes, Member No)',
         expression: 'project->admin_role',
+        tree: { op: 'arrow', tupleset: 'project', target: 'admin_role', all: false },
       },
       modify_config: {
         comment:
           'GPU Clusters (Control Plane): Modify cluster configurations (Admin Yes, Member No)',
         expression: 'project->admin_role',
+        tree: { op: 'arrow', tupleset: 'project', target: 'admin_role', all: false },
       },
       view: {
         comment:
           'GPU Clusters (Control Plane): View cluster status and details (Admin Yes, Member Yes)',
         expression: 'project->collaborator',
+        tree: { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
       },
       ssh: {
         comment: 'GPU Clusters (Data Plane): SSH into cluster nodes (Admin Yes, Member Yes)',
         expression: 'project->collaborator',
+        tree: { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
       },
       run_kubectl: {
         comment:
           'GPU Clusters (Data Plane): Run Kubernetes workloads (kubectl) (Admin Yes, Member Yes)',
         expression: 'project->collaborator',
+        tree: { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
       },
       access_dashboard: {
         comment: 'GPU Clusters (Data Plane): Access Kubernetes Dashboard (Admin Yes, Member Yes)',
         expression: 'project->collaborator',
+        tree: { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
       },
       submit_slurm_job: {
         comment: 'GPU Clusters (Data Plane): Submit Slurm jobs (Admin Yes, Member Yes)',
         expression: 'project->collaborator',
+        tree: { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
       },
     },
   },
@@ -248,14 +363,17 @@ export const DEFINITIONS = {
       resize: {
         comment: 'GPU Clusters (Control Plane): Create and resize volumes (Admin Yes, Member No)',
         expression: 'project->admin_role',
+        tree: { op: 'arrow', tupleset: 'project', target: 'admin_role', all: false },
       },
       view: {
         comment: 'GPU Clusters (Control Plane): View volume details (Admin Yes, Member Yes)',
         expression: 'project->collaborator',
+        tree: { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
       },
       read_write: {
         comment: 'GPU Clusters (Data Plane): Read and write to volumes (Admin Yes, Member Yes)',
         expression: 'project->collaborator',
+        tree: { op: 'arrow', tupleset: 'project', target: 'collaborator', all: false },
       },
     },
   },

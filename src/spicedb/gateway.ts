@@ -201,10 +201,6 @@ export class SpiceDbGateway {
     return this.reads.lookupSubjects(args, consistency);
   }
 
-  expand(resource: ObjectId, permission: string, consistency: ReadConsistency) {
-    return this.reads.expand(resource, permission, consistency);
-  }
-
   readSchema(timeoutMs = this.options.timeoutMs): Promise<string> {
     return this.schema.read(timeoutMs);
   }

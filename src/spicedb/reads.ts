@@ -24,7 +24,7 @@ export interface LookupResourcesArgs {
   cursor?: string;
 }
 
-/** ReadRelationships, LookupResources, LookupSubjects and ExpandPermissionTree. */
+/** ReadRelationships, LookupResources and LookupSubjects. */
 export class RelationshipReads {
   readonly lookupPages: LookupPages;
 
@@ -133,20 +133,6 @@ export class RelationshipReads {
       )
       .map((r) => r.subject?.subjectObjectId ?? '')
       .sort();
-  }
-
-  expand(resource: ObjectId, permission: string, consistency: ReadConsistency) {
-    return this.policy.run('ExpandPermissionTree', 'read', (options) =>
-      this.api.expandPermissionTree(
-        v1.ExpandPermissionTreeRequest.create({
-          resource: objectReference(resource.type, resource.id),
-          permission,
-          consistency: consistencyOf(consistency),
-        }),
-        new Metadata(),
-        options,
-      ),
-    );
   }
 }
 

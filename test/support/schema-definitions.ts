@@ -23,7 +23,10 @@ export function definitionsOf(schema: string): SchemaDefinitions {
             d.relations.map((r) => [r.name, { comment: r.comment, subjectTypes: r.subjectTypes }]),
           ),
           permissions: Object.fromEntries(
-            d.permissions.map((p) => [p.name, { comment: p.comment, expression: p.expression }]),
+            d.permissions.map((p) => [
+              p.name,
+              { comment: p.comment, expression: p.expression, tree: p.tree },
+            ]),
           ),
         },
       ]),

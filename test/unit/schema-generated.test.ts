@@ -71,6 +71,17 @@ describe('src/authz/schema.generated.ts', () => {
           name: 'view',
           comment: 'viewers of this folder or of any folder above it, unless banned',
           expression: 'viewer + parent->view - banned',
+          tree: {
+            op: 'exclusion',
+            base: {
+              op: 'union',
+              parts: [
+                { op: 'computed', name: 'viewer' },
+                { op: 'arrow', tupleset: 'parent', target: 'view', all: false },
+              ],
+            },
+            minus: { op: 'computed', name: 'banned' },
+          },
         },
       ]);
       expect(
@@ -79,6 +90,20 @@ describe('src/authz/schema.generated.ts', () => {
         ['edit', 'editor & folder->view', 'a line comment is a comment too'],
         ['review', 'reviewer & editor + folder->view', ''],
       ]);
+      // And as the tree SpiceDB compiled: `&` of `reviewer` and the union.
+      expect(definition('document')?.permissions.find((p) => p.name === 'review')?.tree).toEqual({
+        op: 'intersection',
+        parts: [
+          { op: 'computed', name: 'reviewer' },
+          {
+            op: 'union',
+            parts: [
+              { op: 'computed', name: 'editor' },
+              { op: 'arrow', tupleset: 'folder', target: 'view', all: false },
+            ],
+          },
+        ],
+      });
       expect(schema.caveats).toEqual([
         {
           name: 'on_network',

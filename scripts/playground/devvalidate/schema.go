@@ -46,6 +46,24 @@ type Permission struct {
 	Name       string `json:"name"`
 	Comment    string `json:"comment"`
 	Expression string `json:"expression"`
+	Tree       *Tree  `json:"tree"`
+}
+
+// Tree is a permission's expression as SpiceDB compiled it (its UsersetRewrite), one node per
+// operation or term. Op is union, intersection (Parts), exclusion (Base minus Minus; SpiceDB's
+// `a - b - c` is `(a - b) - c`), computed (Name: a relation or permission of the same object), arrow
+// (Tupleset->Target; All for `.all(...)`), self or nil. A one-part union or intersection is
+// its part.
+type Tree struct {
+	Op       string  `json:"op"`
+	Parts    []*Tree `json:"parts,omitempty"`
+	Base     *Tree   `json:"base,omitempty"`
+	Minus    *Tree   `json:"minus,omitempty"`
+	Name     string  `json:"name,omitempty"`
+	Tupleset string  `json:"tupleset,omitempty"`
+	Target   string  `json:"target,omitempty"`
+	// All is set on every arrow: false for `->` and `.any(...)`.
+	All *bool `json:"all,omitempty"`
 }
 
 type Definition struct {
@@ -117,8 +135,13 @@ func describe(objects []*core.NamespaceDefinition, caveats []*core.CaveatDefinit
 				if err != nil {
 					return nil, fmt.Errorf("%s#%s: %w", object.Name, relation.Name, err)
 				}
+				tree, err := treeOf(relation.UsersetRewrite)
+				if err != nil {
+					return nil, fmt.Errorf("%s#%s: %w", object.Name, relation.Name, err)
+				}
 				definition.Permissions = append(definition.Permissions, Permission{
 					Name: relation.Name, Comment: commentOf(relation.Metadata), Expression: expression,
+					Tree: tree,
 				})
 				continue
 			}
@@ -178,6 +201,81 @@ func expressionOf(relation *core.Relation) (string, error) {
 		return "", fmt.Errorf("the generator wrote %q", source)
 	}
 	return expression, nil
+}
+
+// treeOf is the compiled rewrite as a Tree.
+func treeOf(rewrite *core.UsersetRewrite) (*Tree, error) {
+	var op string
+	var operation *core.SetOperation
+	switch {
+	case rewrite.GetUnion() != nil:
+		op, operation = "union", rewrite.GetUnion()
+	case rewrite.GetIntersection() != nil:
+		op, operation = "intersection", rewrite.GetIntersection()
+	case rewrite.GetExclusion() != nil:
+		op, operation = "exclusion", rewrite.GetExclusion()
+	default:
+		return nil, fmt.Errorf("a rewrite with no operation")
+	}
+	parts := []*Tree{}
+	for _, child := range operation.Child {
+		part, err := childOf(child)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("a %s with no children", op)
+	}
+	if op == "exclusion" {
+		tree := parts[0]
+		for _, minus := range parts[1:] {
+			tree = &Tree{Op: op, Base: tree, Minus: minus}
+		}
+		return tree, nil
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return &Tree{Op: op, Parts: parts}, nil
+}
+
+func childOf(child *core.SetOperation_Child) (*Tree, error) {
+	switch c := child.ChildType.(type) {
+	case *core.SetOperation_Child_XNil:
+		return &Tree{Op: "nil"}, nil
+	case *core.SetOperation_Child_XSelf:
+		return &Tree{Op: "self"}, nil
+	case *core.SetOperation_Child_ComputedUserset:
+		return &Tree{Op: "computed", Name: c.ComputedUserset.Relation}, nil
+	case *core.SetOperation_Child_TupleToUserset:
+		return &Tree{
+			Op: "arrow", Tupleset: c.TupleToUserset.GetTupleset().GetRelation(),
+			Target: c.TupleToUserset.GetComputedUserset().GetRelation(), All: new(bool),
+		}, nil
+	case *core.SetOperation_Child_FunctionedTupleToUserset:
+		f := c.FunctionedTupleToUserset
+		var all bool
+		switch f.Function {
+		case core.FunctionedTupleToUserset_FUNCTION_ANY:
+		case core.FunctionedTupleToUserset_FUNCTION_ALL:
+			all = true
+		default:
+			return nil, fmt.Errorf("an arrow function %v", f.Function)
+		}
+		return &Tree{
+			Op: "arrow", Tupleset: f.GetTupleset().GetRelation(),
+			Target: f.GetComputedUserset().GetRelation(), All: &all,
+		}, nil
+	case *core.SetOperation_Child_UsersetRewrite:
+		return treeOf(c.UsersetRewrite)
+	case *core.SetOperation_Child_XThis:
+		// Only a relation's own subjects; the schema language never compiles it into a permission.
+		return nil, fmt.Errorf("_this in a permission")
+	default:
+		return nil, fmt.Errorf("a rewrite child %T", c)
+	}
 }
 
 var commentDecoration = regexp.MustCompile(`(?m)^\s*(/\*\*?|\*/|\*|//)\s?`)
