@@ -11,7 +11,7 @@
  *   object, unless the type can reach itself through relations (a cycle in the type graph).
  */
 import type { RelationshipChange } from '../spicedb/watch.js';
-import type { DefinitionShape } from './schema.generated.js';
+import type { DefinitionShape, PermissionTree } from './schema.generated.js';
 
 /** A compiled schema as the generated module (src/authz/schema.generated.ts) holds it. */
 export type SchemaDefinitions = Readonly<Record<string, DefinitionShape>>;
@@ -27,28 +27,27 @@ export interface AffectedChecks {
   resourceType: string;
 }
 
-const NAME = /[a-z][a-z0-9_]*/;
-/** `name`, `name->target`, `name.any(target)`, `name.all(target)` in SpiceDB's printed form. */
-const TERM = new RegExp(
-  `(${NAME.source})(?:\\s*->\\s*(${NAME.source})|\\.(?:any|all)\\(\\s*(${NAME.source})\\s*\\))?`,
-  'g',
-);
-const KEYWORDS = new Set(['nil', 'self', 'any', 'all']);
-
 interface Term {
   name: string;
   arrowTarget?: string;
 }
 
-export function termsOf(expression: string): Term[] {
-  const terms: Term[] = [];
-  for (const match of expression.matchAll(TERM)) {
-    const [, name, arrow, functional] = match;
-    if (name === undefined || KEYWORDS.has(name)) continue;
-    const target = arrow ?? functional;
-    terms.push(target ? { name, arrowTarget: target } : { name });
+/** The relations a permission's compiled rule (SpiceDB's tree) names, and its arrows' targets. */
+export function termsOf(tree: PermissionTree): Term[] {
+  switch (tree.op) {
+    case 'union':
+    case 'intersection':
+      return tree.parts.flatMap(termsOf);
+    case 'exclusion':
+      return [...termsOf(tree.base), ...termsOf(tree.minus)];
+    case 'computed':
+      return [{ name: tree.name }];
+    case 'arrow':
+      return [{ name: tree.tupleset, arrowTarget: tree.target }];
+    case 'self':
+    case 'nil':
+      return [];
   }
-  return terms;
 }
 
 export class WatchScope {
@@ -110,7 +109,7 @@ export class WatchScope {
       ? definition.permissions[name]
       : undefined;
     if (permission === undefined) return;
-    for (const term of termsOf(permission.expression)) {
+    for (const term of termsOf(permission.tree)) {
       if (term.arrowTarget === undefined) {
         this.collect(type, term.name, found, visiting);
         continue;
