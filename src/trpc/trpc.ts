@@ -1,4 +1,4 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, z } from 'zod';
 import { DomainError } from '../authz/errors.js';
 import { idSchema } from '../authz/ids.js';
@@ -44,59 +44,21 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
-/** Every failure leaves as a tRPC error with its cause: policy refusals keep their code. */
-const errorBoundary = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (result.ok) return result;
-  const error = result.error;
+/**
+ * Every failure leaves as a tRPC error with its cause: policy refusals keep their code, and an
+ * internal error with a cause is mapped (src/trpc/spicedb-errors.ts). `undefined` keeps `error`.
+ */
+function mappedError(error: TRPCError): TRPCError | undefined {
   const cause = error.cause;
   if (cause instanceof DomainError) {
-    throw new TRPCError({ code: cause.code, message: cause.message, cause });
+    return new TRPCError({ code: cause.code, message: cause.message, cause });
   }
-  if (error.code === 'INTERNAL_SERVER_ERROR' && cause !== undefined) {
-    throw toTRPCError(cause);
-  }
-  return result;
-});
-
-/** Outermost: counts every call by procedure and final code, and times it (GET /metrics). */
-const measured = t.middleware(async ({ ctx, path, type, next }) => {
-  if (ctx.requestScope === undefined) return next();
-  const started = performance.now();
-  const result = await next();
-  const code = result.ok ? 'OK' : result.error.code;
-  observeProcedure(ctx.requestScope, path, type, code, (performance.now() - started) / 1000);
-  return result;
-});
-
-/** Who made the call, filled in once the token is verified, so refusals are attributed too. */
-interface AuditedCaller {
-  userId: string | null;
+  if (error.code === 'INTERNAL_SERVER_ERROR' && cause !== undefined) return toTRPCError(cause);
+  return undefined;
 }
 
-/**
- * Records every mutation in the audit trail with its final outcome, refusals included. Queries
- * are not recorded and pass straight on (a context of their own costs a copy of it per call).
- */
-const audited = t.middleware(async ({ ctx, path, type, getRawInput, next }) => {
-  if (type !== 'mutation' || ctx.audit === undefined) return next();
-  const auditedCaller: AuditedCaller = { userId: null };
-  const result = await next({ ctx: { auditedCaller } });
-  const input = await getRawInput().catch(() => undefined);
-  ctx.audit.record({
-    requestId: ctx.requestId,
-    caller: auditedCaller.userId,
-    operation: path,
-    target: targetOf(input),
-    zedToken: result.ok ? zedTokenOf(result.data) : null,
-    outcome: result.ok ? 'ok' : result.error.code,
-  });
-  return result;
-});
-
-export const publicProcedure = t.procedure.use(measured).use(audited).use(errorBoundary);
-
-export const authedProcedure = publicProcedure.use(async ({ ctx, getRawInput, next }) => {
+/** The verified caller of a call, UNAUTHORIZED otherwise. */
+async function admit(ctx: Context): Promise<Caller> {
   let caller: Caller;
   try {
     caller = await ctx.verifyToken(ctx.authorization);
@@ -104,8 +66,15 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, getRawInput, ne
     const message = error instanceof AuthError ? error.message : 'invalid token';
     throw new TRPCError({ code: 'UNAUTHORIZED', message, cause: error });
   }
-  const audited = (ctx as { auditedCaller?: AuditedCaller }).auditedCaller;
-  if (audited !== undefined) audited.userId = caller.userId;
+  return caller;
+}
+
+/** Refuses a verified caller's call on its names, rate limit (Retry-After) or consistency. */
+async function admitted(
+  ctx: Context,
+  caller: Caller,
+  getRawInput: () => Promise<unknown>,
+): Promise<void> {
   await refuseNames(getRawInput);
   const limiter = caller.scopes.has(BACKEND_SCOPE)
     ? (ctx.backendRateLimiter ?? ctx.rateLimiter)
@@ -119,8 +88,74 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, getRawInput, ne
     });
   }
   await assertConsistencyInput(ctx.spicedb, await getRawInput().catch(() => undefined));
-  return next({ ctx: { caller } });
-});
+}
+
+type Outcome = { ok: true; data: unknown } | { ok: false; error: TRPCError };
+
+/** Who made the call, filled in once the token is verified, so refusals are attributed too. */
+interface AuditedCaller {
+  userId: string | null;
+}
+
+/**
+ * The whole envelope of a call in one middleware level (tRPC copies a call's options at every
+ * level, and this was four: measured, audited, error boundary, auth), in the same order as
+ * before. Outermost, every call is counted by procedure and final code and timed (GET
+ * /metrics); then every mutation is recorded in the audit trail with its final outcome and
+ * caller, refusals included (queries are not recorded); then every failure is mapped as
+ * `mappedError` says; innermost runs `inner` (for an authed procedure: the token, names, rate
+ * limit and consistency input, then the procedure).
+ */
+async function envelope<R extends Outcome>(
+  ctx: Context,
+  path: string,
+  type: string,
+  getRawInput: () => Promise<unknown>,
+  inner: (audited: AuditedCaller) => Promise<R>,
+): Promise<R> {
+  const started = ctx.requestScope === undefined ? 0 : performance.now();
+  const audited: AuditedCaller = { userId: null };
+  let result: R | undefined;
+  let failure: TRPCError | undefined;
+  try {
+    result = await inner(audited);
+    if (!result.ok) failure = mappedError(result.error);
+  } catch (cause) {
+    const error = getTRPCErrorFromUnknown(cause);
+    failure = mappedError(error) ?? error;
+  }
+  const ok = failure === undefined && result !== undefined && result.ok;
+  const code = ok ? 'OK' : (failure ?? (result as { error: TRPCError }).error).code;
+  if (type === 'mutation' && ctx.audit !== undefined) {
+    const input = await getRawInput().catch(() => undefined);
+    ctx.audit.record({
+      requestId: ctx.requestId,
+      caller: audited.userId,
+      operation: path,
+      target: targetOf(input),
+      zedToken: ok ? zedTokenOf((result as { data: unknown }).data) : null,
+      outcome: ok ? 'ok' : code,
+    });
+  }
+  if (ctx.requestScope !== undefined) {
+    observeProcedure(ctx.requestScope, path, type, code, (performance.now() - started) / 1000);
+  }
+  if (failure !== undefined) throw failure;
+  return result as R;
+}
+
+export const publicProcedure = t.procedure.use(({ ctx, path, type, getRawInput, next }) =>
+  envelope(ctx, path, type, getRawInput, () => next()),
+);
+
+export const authedProcedure = t.procedure.use(({ ctx, path, type, getRawInput, next }) =>
+  envelope(ctx, path, type, getRawInput, async (audited) => {
+    const caller = await admit(ctx);
+    audited.userId = caller.userId;
+    await admitted(ctx, caller, getRawInput);
+    return next({ ctx: { caller } });
+  }),
+);
 
 /** What this caller may learn (src/authz/disclosure.ts), read at `requested`. */
 export function disclosureFor(
