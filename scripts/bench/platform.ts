@@ -1,4 +1,5 @@
 import type { RelationshipTuple } from '../../src/spicedb/proto.js';
+import { seededRandom } from '../../testkit/seeded-random.js';
 
 /**
  * A generated platform for the benchmarks: organizations with members, projects with
@@ -40,17 +41,8 @@ export const userId = (o: number, u: number) => `u${o}_${u}`;
 export const clusterId = (o: number, p: number, c: number) => `org${o}_p${p}_c${c}`;
 export const volumeId = (o: number, p: number, v: number) => `org${o}_p${p}_v${v}`;
 
-/** A small deterministic generator (mulberry32). */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The platform is drawn with the tests' seeded generator, so a size and seed give one platform. */
+export const random = seededRandom;
 
 const rel = (
   resourceType: string,
